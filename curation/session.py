@@ -1,0 +1,133 @@
+"""The only place a SparkSession is built.
+
+Locally we own the session and set sensible defaults. Under spark-submit, on Databricks or over
+Spark Connect a session (or its configuration) already exists: we take it and leave cluster
+settings alone, setting only what the session lets us set at runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Literal
+
+from pydantic import Field
+from pyspark.sql import SparkSession
+
+from curation.stages.base import FrozenModel
+
+# Settings every session needs for our tables and UDFs; safe to set at runtime.
+RUNTIME_DEFAULTS = {
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Spark's INT96 default makes Delta tables that delta-rs refuses to read.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+class SparkSettings(FrozenModel):
+    """How to get a SparkSession when the run builds its own."""
+
+    master: str = Field(
+        "local[*]",
+        description="Spark master URL for a session we build; ignored when one already exists "
+        "(spark-submit, Databricks, notebooks).",
+    )
+    app_name: str = Field("curation", min_length=1, description="Spark application name.")
+    driver_memory: str | None = Field(
+        None,
+        pattern=r"^\d+[kmgt]$",
+        description="Driver JVM heap like '8g'; default: half the machine's memory, at most 32g.",
+    )
+    shuffle_partitions: int | None = Field(
+        None, ge=1, le=100_000, description="spark.sql.shuffle.partitions; default: Spark's."
+    )
+    ui: bool | None = Field(None, description="Spark UI and console progress; default: on in a terminal.")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Extra Spark properties for a session we build."
+    )
+    connect_url: str | None = Field(
+        None,
+        pattern=r"^sc://",
+        description="Spark Connect server (sc://host:port); when set, the run is a Connect client.",
+    )
+
+
+def default_driver_memory() -> str:
+    """Half the machine's memory (leaving room for Python workers), between 1g and 32g."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2g"
+    gib = max(1, min(32, int(total / 2**30 / 2)))
+    return f"{gib}g"
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """True for a Spark Connect session (no sparkContext, no JVM in this process)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def get_session(settings: SparkSettings | None = None) -> SparkSession:
+    """The active session if there is one, else a new one built from ``settings``."""
+    settings = settings or SparkSettings()
+    if settings.connect_url:
+        spark = SparkSession.builder.remote(settings.connect_url).getOrCreate()
+        _apply_runtime_defaults(spark)
+        return spark
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        _apply_runtime_defaults(active)
+        return active
+    # Python workers must run this interpreter (the venv with our deps), not the system one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(settings.app_name)
+    submitted = launched_by_spark()
+    if not submitted:
+        interactive = settings.ui if settings.ui is not None else sys.stdout.isatty()
+        builder = (
+            builder.master(settings.master)
+            .config("spark.driver.memory", settings.driver_memory or default_driver_memory())
+            .config("spark.ui.enabled", str(interactive).lower())
+            .config("spark.ui.showConsoleProgress", str(interactive).lower())
+        )
+        if settings.shuffle_partitions:
+            builder = builder.config("spark.sql.shuffle.partitions", settings.shuffle_partitions)
+        for key, value in settings.conf.items():
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    _apply_runtime_defaults(spark)
+    if not submitted:
+        spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def launched_by_spark() -> bool:
+    """True under spark-submit or a managed runtime: the cluster's settings are not ours to set."""
+    # spark-submit starts the Python driver with a Py4J gateway already running.
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT") or os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
+def _apply_runtime_defaults(spark: SparkSession) -> None:
+    for key, value in RUNTIME_DEFAULTS.items():
+        try:
+            spark.conf.set(key, value)
+        except Exception:  # noqa: BLE001 - some managed runtimes lock a few keys; keep theirs
+            pass
+
+
+def has_delta_jars(spark: SparkSession) -> bool:
+    """Whether delta-spark's JVM classes are on the classpath (decides the storage engine)."""
+    if is_connect(spark):
+        ext = spark.conf.get("spark.sql.extensions", "") or ""
+        return "DeltaSparkSessionExtension" in ext
+    try:
+        spark._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # noqa: SLF001
+        return True
+    except Exception:  # noqa: BLE001 - py4j raises its own error type for ClassNotFound
+        return False
+
+
+EngineName = Literal["auto", "spark", "rust"]
