@@ -1,0 +1,142 @@
+"""The ``curation`` command line: run, stats, explain, train-classifier, sample.
+
+User errors (bad config, missing tables) print one readable message and exit 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from curation.errors import CurationError
+
+
+def _session(master: str | None = None):
+    from curation.session import SparkSettings, get_session
+
+    return get_session(SparkSettings(master=master) if master else None)
+
+
+def _store(spark, engine: str = "auto"):
+    from curation.delta import open_store
+
+    return open_store(spark, engine)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from curation.config import load_config
+    from curation.driver import run_pipeline
+    from curation.summary import format_stats, run_stats
+
+    cfg = load_config(args.config, args.set or [])
+    t0 = time.monotonic()
+
+    def progress(msg: str) -> None:
+        print(f"{time.monotonic() - t0:8.1f}s {msg}", flush=True)
+
+    from curation.delta import open_store
+    from curation.session import get_session
+
+    spark = get_session(cfg.spark)
+    store = open_store(spark, cfg.storage.engine)
+    progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {cfg.output}")
+    result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
+    _, rows = run_stats(store, cfg.output, result.run_id)
+    print()
+    print(f"run {result.run_id}: {result.rows_in:,} documents in, {result.rows_kept:,} kept, "
+          f"{result.rows_rejected:,} rejected")
+    print(format_stats(rows))
+    print()
+    for name in ("documents", "rejected", "stats"):
+        print(f"  {name:<10} {result.table(name)}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from curation.summary import format_stats, run_stats
+
+    spark = _session(args.master)
+    run_id, rows = run_stats(_store(spark), args.output_root, args.run_id)
+    print(f"run {run_id}")
+    print(format_stats(rows))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from curation.summary import explain, format_explain
+
+    spark = _session(args.master)
+    print(format_explain(explain(_store(spark), args.output_root, args.id)))
+    return 0
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from curation.train import load_train_config, train_classifier
+
+    cfg = load_train_config(args.config, args.set or [])
+    spark = _session(args.master)
+    result = train_classifier(spark, cfg)
+    print(result.summary())
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from curation.datasets.sample import write_sample_corpus
+
+    spark = _session(args.master)
+    info = write_sample_corpus(spark, args.out, n_docs=args.docs, seed=args.seed)
+    print(info)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="curation", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a pipeline recipe")
+    r.add_argument("config", help="YAML recipe, e.g. conf/local_demo.yaml")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a setting, e.g. stages.length.min_words=20 (repeatable)")
+    r.add_argument("--run-id", help="resume or name a run; a re-run with the same id resumes")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("stats", help="counts per stage and reason for a run")
+    s.add_argument("output_root")
+    s.add_argument("--run-id", help="default: the latest finished run")
+    s.add_argument("--master", help="Spark master for this command (default local[*])")
+    s.set_defaults(func=cmd_stats)
+
+    e = sub.add_parser("explain", help="why a document was kept or dropped")
+    e.add_argument("output_root")
+    e.add_argument("--id", required=True, help="document id")
+    e.add_argument("--master")
+    e.set_defaults(func=cmd_explain)
+
+    t = sub.add_parser("train-classifier", help="train a fastText classifier from tables")
+    t.add_argument("config")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE")
+    t.add_argument("--master")
+    t.set_defaults(func=cmd_train_classifier)
+
+    g = sub.add_parser("sample", help="generate the seeded sample corpus as a Delta table")
+    g.add_argument("out", help="table path, e.g. data/sample")
+    g.add_argument("--docs", type=int, default=3000)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--master")
+    g.set_defaults(func=cmd_sample)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

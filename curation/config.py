@@ -1,0 +1,185 @@
+"""Run configuration: pydantic models, YAML loading, dotted ``--set`` overrides, readable errors.
+
+>>> cfg = load_config("conf/local_demo.yaml", ["stages.length.min_words=20"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from curation.errors import ConfigError
+from curation.readers import InputConfig
+from curation.session import SparkSettings
+from curation.stages import STAGE_CLASSES
+from curation.stages.base import FrozenModel
+
+# The discriminated union of every registered stage config, keyed by `kind`.
+StageConfigUnion = Annotated[
+    Union[tuple(cls.config_class for cls in STAGE_CLASSES)],  # noqa: UP007 - built at runtime
+    Field(discriminator="kind"),
+]
+
+
+class StorageConfig(FrozenModel):
+    """Where and how Delta tables are written."""
+
+    engine: Literal["auto", "spark", "rust"] = Field(
+        "auto",
+        description="auto: delta-spark when its jars are on the classpath, else delta-rs commits.",
+    )
+
+
+class RunConfig(FrozenModel):
+    """One pipeline run: an input, an output root, Spark settings and ordered stages."""
+
+    input: InputConfig = Field(description="The documents to filter.")
+    output: str = Field(
+        min_length=1,
+        description="Output root: Delta tables documents, rejected, stats, dedup_index live here.",
+    )
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    stages: list[StageConfigUnion] = Field(
+        default_factory=list, description="Stages in the order they run."
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_names(cls, stages: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for s in stages:
+            if s.stage_name in seen:
+                raise ValueError(
+                    f"two stages are named {s.stage_name!r}; give one a distinct `name:`"
+                )
+            seen.add(s.stage_name)
+        return stages
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
+    """Read a YAML recipe, apply ``key.path=value`` overrides, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item)
+    return validate_config(raw, source=str(path))
+
+
+def validate_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, raw, source)) from None
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set ``a.b.c=value`` in ``raw``. In ``stages``, a segment names a stage (name or kind) or index.
+
+    Values are parsed as YAML, so ``0.75`` is a number, ``true`` a bool, ``[en, de]`` a list.
+    """
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. stages.length.min_words=20")
+    key, _, text = item.partition("=")
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = _child(node, part, parts[: i + 1], item)
+        node = nxt
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_stage_index(node, last, parts, item)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {item!r}: {'.'.join(parts[:-1])} is not a mapping")
+
+
+def _child(node: Any, part: str, path: Sequence[str], item: str) -> Any:
+    if isinstance(node, list):
+        return node[_stage_index(node, part, path, item)]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {item!r}: {'.'.join(path[:-1])} is not a mapping")
+    if node.get(part) is None:
+        node[part] = {}
+    return node[part]
+
+
+def _stage_index(stages: list[Any], part: str, path: Sequence[str], item: str) -> int:
+    names = [
+        (s.get("name") or s.get("kind")) if isinstance(s, dict) else None for s in stages
+    ]
+    if part in names:
+        return names.index(part)
+    if part.isdigit() and int(part) < len(stages):
+        return int(part)
+    raise ConfigError(
+        f"--set {item!r}: no stage named {part!r} in {'.'.join(path[:-1]) or 'stages'}; "
+        f"stages are: {', '.join(str(n) for n in names) or '(none)'}"
+    )
+
+
+def format_validation_error(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
+    """One line per problem: dotted field path (stages by name), the bad value, what is allowed."""
+    lines = [f"{source}: {exc.error_count()} invalid setting(s):"]
+    for err in exc.errors():
+        path = _readable_loc(err["loc"], raw)
+        value = err.get("input")
+        shown = _short(value)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {path}: unknown setting (value {shown}); remove it or check spelling")
+        elif err["type"] == "missing":
+            lines.append(f"  {path}: required; add it")
+        elif err["type"] == "union_tag_invalid":
+            kinds = ", ".join(
+                sorted(cls.config_class.model_fields["kind"].default for cls in STAGE_CLASSES)
+            )
+            tag = value.get("kind") if isinstance(value, dict) else value
+            lines.append(f"  {path}: unknown stage kind {tag!r}; use one of: {kinds}")
+        else:
+            lines.append(f"  {path}: {shown} is invalid: {msg}")
+    return "\n".join(lines)
+
+
+def _readable_loc(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    out: list[str] = []
+    node: Any = raw
+    skip_tag = False
+    for part in loc:
+        if skip_tag:  # pydantic inserts the union tag (the kind) after a stage index
+            skip_tag = False
+            if isinstance(node, dict) and node.get("kind") == part:
+                continue
+        if isinstance(part, int) and isinstance(node, list):
+            item = node[part] if part < len(node) else None
+            label = (item.get("name") or item.get("kind")) if isinstance(item, dict) else None
+            out.append(str(label) if label else str(part))
+            node = item
+            skip_tag = True
+            continue
+        out.append(str(part))
+        node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(out) or "(top level)"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""Corpus generators: the seeded sample corpus used by `make run`, tests and benchmarks."""

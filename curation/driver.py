@@ -1,0 +1,453 @@
+"""Plan and run a multi-stage pipeline: segments, materialisation, invariants, resume, outputs.
+
+A plan groups consecutive row stages into one *segment* (one shared Python pass); each shuffle
+stage is a segment of its own. Every segment writes its output, kept and dropped rows alike, to a
+work table ``_runs/<run_id>/segment_<i>`` in one idempotent commit, so a failed run re-run with
+the same id resumes after the last committed segment and ends with exactly the rows an
+uninterrupted run would. Decisions of row stages are applied when a work table is read back, from
+the stored signals. At the end the run appends ``documents``, ``rejected`` and ``stats``, each an
+idempotent commit keyed by the run id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from curation import columns as C
+from curation.config import RunConfig
+from curation.errors import ConfigError, InvariantError, PlanError
+from curation.stages import RowStage, ShuffleStage, Stage, build_stage
+from curation.stages.base import ensure_decision_columns
+from curation.stages.rowwise import decide, score
+
+READ_STAGE = "read"
+TABLES = ("documents", "rejected", "stats")
+# Test hook: exit hard right after committing this segment, as a killed driver would.
+CRASH_ENV = "CURATION_CRASH_AFTER_SEGMENT"
+
+STATS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("stage_index", IntegerType(), False),
+        StructField("stage", StringType(), False),
+        StructField("kind", StringType(), False),
+        StructField("reason", StringType(), True),  # null: the stage's totals row
+        StructField("rows_in", LongType(), False),
+        StructField("rows_kept", LongType(), False),
+        StructField("rows_dropped", LongType(), False),
+        StructField("seconds", DoubleType(), False),
+        StructField("details", StringType(), True),  # JSON: thresholds used, fused stages...
+        StructField("finished_at", TimestampType(), False),
+    ]
+)
+
+
+@dataclass
+class Segment:
+    index: int
+    stages: list[Stage]
+
+    @property
+    def is_shuffle(self) -> bool:
+        return isinstance(self.stages[0], ShuffleStage)
+
+    @property
+    def label(self) -> str:
+        return "+".join(s.name for s in self.stages) or READ_STAGE
+
+
+@dataclass
+class StageStats:
+    stage: str
+    kind: str
+    rows_in: int
+    rows_kept: int
+    dropped: dict[str, int]
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    output: str
+    stages: list[StageStats]
+    rows_in: int
+    rows_kept: int
+    rows_rejected: int
+    resumed_segments: int = 0
+
+    def table(self, name: str) -> str:
+        return table_path(self.output, name)
+
+
+Progress = Callable[[str], None]
+
+
+def table_path(root: str, name: str) -> str:
+    return f"{root.rstrip('/')}/{name}"
+
+
+def plan(stages: Sequence[Stage]) -> list[Segment]:
+    """Group stages into segments: runs of row stages fuse, shuffle stages stand alone."""
+    segments: list[Segment] = []
+    for stage in stages:
+        fuse = (
+            isinstance(stage, RowStage)
+            and segments
+            and not segments[-1].is_shuffle
+        )
+        if fuse:
+            segments[-1].stages.append(stage)
+        else:
+            segments.append(Segment(len(segments), [stage]))
+    return segments
+
+
+def check_plan(stages: Sequence[Stage], input_columns: Sequence[str]) -> None:
+    """Fail before any Spark action if a stage needs a column nothing before it produces."""
+    available = set(input_columns) | {C.ID, C.TEXT, *C.DECISION_COLUMNS}
+    producers: dict[str, list[str]] = {}
+    for stage in stages:
+        for f in stage.output_fields():
+            producers.setdefault(f.name, []).append(stage.name)
+    problems = []
+    for stage in stages:
+        for col in stage.requires():
+            if col not in available:
+                later = producers.get(col)
+                hint = (
+                    f"it is produced by {', '.join(later)}, which must run earlier"
+                    if later
+                    else "no stage produces it and the input does not have it"
+                )
+                problems.append(f"stage {stage.name!r} needs column {col!r}: {hint}")
+        available |= {f.name for f in stage.output_fields()}
+        if isinstance(stage, ShuffleStage) or any(f.name == C.DUP_OF for f in stage.output_fields()):
+            available.add(C.DUP_OF)
+    if problems:
+        raise PlanError("the plan does not fit together:\n  " + "\n  ".join(problems))
+
+
+class Pipeline:
+    """Runs a RunConfig. Build it with a session and a Delta store; call ``run``."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        spark: SparkSession,
+        store: Any,
+        progress: Progress | None = None,
+        stages: Sequence[Stage] | None = None,
+    ):
+        """``stages`` replaces the stages built from ``cfg.stages`` (custom stages in notebooks)."""
+        self.cfg = cfg
+        self.spark = spark
+        self.store = store
+        self.progress = progress or (lambda msg: None)
+        self.stages: list[Stage] = (
+            list(stages) if stages is not None else [build_stage(s) for s in cfg.stages]
+        )
+        self.segments = plan(self.stages)
+        self._decided_cache: dict[int, DataFrame] = {}
+
+    # -- public -------------------------------------------------------------------------------
+
+    def run(self, run_id: str | None = None) -> RunResult:
+        from curation.readers import read_documents
+
+        run_id = run_id or new_run_id()
+        check_plan(self.stages, [])
+        self._claim_run(run_id)
+        started = time.monotonic()
+        for stage in self.stages:
+            stage.prepare(self.spark)
+
+        source = read_documents(self.spark, self.cfg.input, self.store)
+        check_plan(self.stages, source.columns)
+
+        stats: list[StageStats] = []
+        resumed = 0
+        current = source  # rows entering the next segment
+        total_in: int | None = None
+        for seg in self.segments or [Segment(0, [])]:
+            t0 = time.monotonic()
+            path = self._work_path(run_id, seg.index)
+            app = self._app_id(run_id)
+            if self.store.txn_version(path, app) is not None:
+                resumed += 1
+                self.progress(f"[{seg.label}] already committed in run {run_id}; resuming after it")
+            else:
+                self.progress(f"[{seg.label}] running")
+                rows = self._run_segment(seg, current, run_id)
+                self.store.write(
+                    rows,
+                    path,
+                    mode="overwrite",
+                    app_id=app,
+                    txn_version=1,
+                    metadata={"run_id": run_id, "stage": seg.label},
+                )
+            elapsed = time.monotonic() - t0
+            decided = self._decided(seg, self.store.read(path))
+            seg_stats, kept_count = self._segment_stats(seg, decided, elapsed)
+            if total_in is None:
+                total_in = seg_stats[0].rows_in
+            else:
+                expected = stats[-1].rows_kept
+                if seg_stats[0].rows_in != expected:
+                    raise InvariantError(
+                        f"segment {seg.label!r} returned {seg_stats[0].rows_in} rows for "
+                        f"{expected} rows in: a stage lost or invented rows"
+                    )
+            for s in seg_stats:
+                self.progress(
+                    f"[{s.stage}] {s.seconds:7.1f}s  in {s.rows_in:>10,}  kept {s.rows_kept:>10,}"
+                    f"  dropped {s.rows_dropped:>10,}"
+                )
+            stats.extend(seg_stats)
+            current = decided.filter(F.col(C.DROP_REASON).isNull())
+            if os.environ.get(CRASH_ENV) == str(seg.index):
+                os._exit(3)
+
+        result = self._commit_outputs(run_id, stats, total_in or 0, time.monotonic() - started)
+        result.resumed_segments = resumed
+        return result
+
+    # -- segments ----------------------------------------------------------------------------
+
+    def _run_segment(self, seg: Segment, rows_in: DataFrame, run_id: str) -> DataFrame:
+        rows_in = ensure_decision_columns(rows_in)
+        if not seg.stages:
+            return rows_in
+        if seg.is_shuffle:
+            stage: ShuffleStage = seg.stages[0]  # type: ignore[assignment]
+            live = rows_in.filter(F.col(C.DROP_REASON).isNull())
+            aux = {name: self._read_aux(name, run_id) for name in stage.aux_tables()}
+            result = stage.apply(live, aux)
+            for name, aux_rows in result.aux.items():
+                self.store.write(
+                    aux_rows.withColumn("run_id", F.lit(run_id)),
+                    table_path(self.cfg.output, name),
+                    app_id=self._app_id(run_id),
+                    txn_version=seg.index + 1,
+                    metadata={"run_id": run_id, "stage": stage.name},
+                )
+            out = result.rows
+        else:
+            live = rows_in.filter(F.col(C.DROP_REASON).isNull())
+            out = score(live, seg.stages)  # type: ignore[arg-type]
+        # Rows an earlier step already rejected (only the reader's, in segment 0) ride along.
+        done = rows_in.filter(F.col(C.DROP_REASON).isNotNull())
+        return out.unionByName(done, allowMissingColumns=True)
+
+    def _decided(self, seg: Segment, rows: DataFrame) -> DataFrame:
+        """Rows of a work table with the segment's decisions (row stages decide on read)."""
+        if not seg.stages or seg.is_shuffle:
+            return rows
+        # Memoised so run-level statistics inside rules (e.g. a top-k% quantile) are computed once.
+        if seg.index not in self._decided_cache:
+            self._decided_cache[seg.index] = decide(rows, seg.stages)  # type: ignore[arg-type]
+        return self._decided_cache[seg.index]
+
+    def _segment_stats(
+        self, seg: Segment, decided: DataFrame, seconds: float
+    ) -> tuple[list[StageStats], int]:
+        counts = {
+            (r[C.DROP_STAGE], r[C.DROP_REASON]): r["n"]
+            for r in decided.groupBy(C.DROP_STAGE, C.DROP_REASON)
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        }
+        total = sum(counts.values())
+        kept = counts.get((None, None), 0)
+        out: list[StageStats] = []
+        remaining = total
+        if seg.index == 0:
+            read_drops = {r: n for (s, r), n in counts.items() if s == READ_STAGE}
+            out.append(
+                StageStats(READ_STAGE, READ_STAGE, total, total - sum(read_drops.values()), read_drops, 0.0)
+            )
+            remaining = out[-1].rows_kept
+        for stage in seg.stages:
+            drops = {r: n for (s, r), n in counts.items() if s == stage.name}
+            details = {"fused_with": [s.name for s in seg.stages]} if len(seg.stages) > 1 else {}
+            details.update(getattr(stage, "run_details", lambda: {})())
+            st = StageStats(
+                stage.name, stage.config.kind, remaining, remaining - sum(drops.values()), drops,
+                seconds, details,
+            )
+            out.append(st)
+            remaining = st.rows_kept
+        if remaining != kept:
+            raise InvariantError(
+                f"segment {seg.label!r}: {kept} rows kept but the stages account for {remaining}; "
+                f"decision columns name an unknown stage: {sorted(k for k in counts if k[0])}"
+            )
+        return out, kept
+
+    def _read_aux(self, name: str, run_id: str) -> DataFrame | None:
+        path = table_path(self.cfg.output, name)
+        if not self.store.exists(path):
+            return None
+        # Rows this run committed before a crash must not count as prior documents on resume.
+        return self.store.read(path).filter(F.col("run_id") != F.lit(run_id))
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def _commit_outputs(
+        self, run_id: str, stats: list[StageStats], total_in: int, seconds: float
+    ) -> RunResult:
+        last = self.segments[-1].index if self.segments else 0
+        final = self._decided(
+            self.segments[-1] if self.segments else Segment(0, []),
+            self.store.read(self._work_path(run_id, last)),
+        )
+        kept = final.filter(F.col(C.DROP_REASON).isNull())
+        rejected = None
+        for seg in self.segments or [Segment(0, [])]:
+            rows = self._decided(seg, self.store.read(self._work_path(run_id, seg.index)))
+            names = [s.name for s in seg.stages] + ([READ_STAGE] if seg.index == 0 else [])
+            mine = rows.filter(F.col(C.DROP_STAGE).isin(names))
+            rejected = mine if rejected is None else rejected.unionByName(mine, allowMissingColumns=True)
+        # Give every rejected row the same columns as kept rows, so both tables line up.
+        for f in kept.schema.fields:
+            if f.name not in rejected.columns:
+                rejected = rejected.withColumn(f.name, F.lit(None).cast(f.dataType))
+        meta = {"run_id": run_id}
+        app = self._app_id(run_id)
+        root = self.cfg.output
+        kept = kept.drop(C.DUP_OF) if C.DUP_OF in kept.columns else kept
+        # The run id on every output row ties it to its stats, config and lineage.
+        kept = kept.withColumn("run_id", F.lit(run_id))
+        rejected = rejected.withColumn("run_id", F.lit(run_id))
+        self.store.write(kept, table_path(root, "documents"), app_id=app, txn_version=1,
+                         metadata={**meta, "stage": "documents"})
+        self.store.write(rejected, table_path(root, "rejected"), app_id=app, txn_version=1,
+                         metadata={**meta, "stage": "rejected"})
+        rows_kept = stats[-1].rows_kept if stats else total_in
+        rows_rejected = sum(s.rows_dropped for s in stats)
+        if total_in != rows_kept + rows_rejected:
+            raise InvariantError(
+                f"run {run_id}: {total_in} rows in but {rows_kept} kept + {rows_rejected} rejected"
+            )
+        stat_rows = stats_rows(run_id, stats, total_in, rows_kept, rows_rejected, seconds)
+        self.store.write(
+            self.spark.createDataFrame(stat_rows, STATS_SCHEMA),
+            table_path(root, "stats"),
+            app_id=app,
+            txn_version=1,
+            metadata={**meta, "stage": "stats"},
+        )
+        return RunResult(run_id, root, stats, total_in, rows_kept, rows_rejected)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _work_path(self, run_id: str, index: int) -> str:
+        return table_path(self.cfg.output, f"_runs/{run_id}/segment_{index:02d}")
+
+    @staticmethod
+    def _app_id(run_id: str) -> str:
+        return f"curation:{run_id}"
+
+    def _claim_run(self, run_id: str) -> None:
+        """Record the config of a new run; refuse to resume a run id with a different config."""
+        import pyarrow.fs as pafs
+
+        fs, base = pafs.FileSystem.from_uri(_as_uri(table_path(self.cfg.output, f"_runs/{run_id}")))
+        fingerprint = config_fingerprint(self.cfg)
+        marker = f"{base}/run.json"
+        info = fs.get_file_info(marker)
+        if info.type == pafs.FileType.File:
+            with fs.open_input_stream(marker) as fh:
+                previous = json.loads(fh.read().decode())
+            if previous.get("fingerprint") != fingerprint:
+                raise ConfigError(
+                    f"run id {run_id!r} was started with a different input, output or stages; "
+                    "re-run it with the same config, or use a new --run-id"
+                )
+            return
+        fs.create_dir(base, recursive=True)
+        body = {
+            "run_id": run_id,
+            "fingerprint": fingerprint,
+            "started_at": datetime.now(timezone.utc).isoformat(),
+            "config": json.loads(self.cfg.model_dump_json()),
+        }
+        with fs.open_output_stream(marker) as fh:
+            fh.write(json.dumps(body, indent=2).encode())
+
+
+def stats_rows(
+    run_id: str,
+    stats: Sequence[StageStats],
+    total_in: int,
+    rows_kept: int,
+    rows_rejected: int,
+    seconds: float,
+) -> list[tuple]:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows: list[tuple] = []
+    for i, s in enumerate(stats):
+        details = json.dumps(s.details, sort_keys=True) if s.details else None
+        rows.append((run_id, i, s.stage, s.kind, None, s.rows_in, s.rows_kept, s.rows_dropped,
+                     float(s.seconds), details, now))
+        for reason, n in sorted(s.dropped.items()):
+            rows.append((run_id, i, s.stage, s.kind, reason, s.rows_in, s.rows_kept, int(n),
+                         float(s.seconds), None, now))
+    rows.append((run_id, len(stats), "run", "run", None, total_in, rows_kept, rows_rejected,
+                 float(seconds), None, now))
+    return rows
+
+
+def config_fingerprint(cfg: RunConfig) -> str:
+    """What must match for a resumed run to produce the same result: input, output and stages."""
+    body = cfg.model_dump(mode="json", include={"input", "output", "stages"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _as_uri(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
+
+
+def run_pipeline(
+    cfg: RunConfig,
+    spark: SparkSession | None = None,
+    run_id: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run ``cfg`` end to end (building a session and picking the Delta engine if needed)."""
+    from curation.delta import open_store
+    from curation.session import get_session
+
+    spark = spark or get_session(cfg.spark)
+    store = open_store(spark, cfg.storage.engine)
+    return Pipeline(cfg, spark, store, progress).run(run_id)
