@@ -1,4 +1,4 @@
-"""The ``curation`` command line: run, stats, explain, train-classifier, sample.
+"""The ``curation`` command line: run, stats, explain, report, whatif, train-classifier, sample.
 
 User errors (bad config, missing tables) print one readable message and exit 2, no traceback.
 """
@@ -72,6 +72,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from curation.report import write_report
+
+    spark = _session(args.master)
+    path = write_report(spark, _store(spark), args.output_root, args.run_id, args.output,
+                        progress=lambda msg: print(msg, flush=True))
+    print(f"report written to {path}")
+    return 0
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from curation.whatif import whatif
+
+    spark = _session(args.master)
+    result = whatif(spark, _store(spark), args.output_root, args.set or [], args.run_id)
+    print(result.format())
+    return 0
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from curation.train import load_train_config, train_classifier
 
@@ -114,6 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--master")
     e.set_defaults(func=cmd_explain)
 
+    rep = sub.add_parser("report", help="a self-contained HTML report of a run")
+    rep.add_argument("output_root")
+    rep.add_argument("--run-id", help="default: the latest finished run")
+    rep.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    rep.add_argument("--master")
+    rep.set_defaults(func=cmd_report)
+
+    w = sub.add_parser("whatif", help="re-apply other thresholds to a run's stored signals")
+    w.add_argument("output_root")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", required=True,
+                   help="e.g. stages.quality.gopher_quality.min_stop_words=3 (repeatable)")
+    w.add_argument("--run-id", help="default: the latest finished run")
+    w.add_argument("--master")
+    w.set_defaults(func=cmd_whatif)
+
     t = sub.add_parser("train-classifier", help="train a fastText classifier from tables")
     t.add_argument("config")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")
@@ -135,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except CurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        # Raised, not returned: a Databricks python_wheel_task calls this entry point as a
+        # function and ignores its return value, so only an exit marks the task failed.
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -116,10 +116,13 @@ def plan(stages: Sequence[Stage]) -> list[Segment]:
     """Group stages into segments: runs of row stages fuse, shuffle stages stand alone."""
     segments: list[Segment] = []
     for stage in stages:
+        # A stage that rewrites `text` starts a new pass: fused behind earlier stages, it would
+        # also rewrite rows they drop, and `rejected` must hold the text the dropping stage saw.
         fuse = (
             isinstance(stage, RowStage)
             and segments
             and not segments[-1].is_shuffle
+            and not rewrites_text(stage)
         )
         if fuse:
             segments[-1].stages.append(stage)
@@ -128,9 +131,19 @@ def plan(stages: Sequence[Stage]) -> list[Segment]:
     return segments
 
 
-def check_plan(stages: Sequence[Stage], input_columns: Sequence[str]) -> None:
-    """Fail before any Spark action if a stage needs a column nothing before it produces."""
-    available = set(input_columns) | {C.ID, C.TEXT, *C.DECISION_COLUMNS}
+def rewrites_text(stage: Stage) -> bool:
+    return any(f.name == C.TEXT for f in stage.output_fields())
+
+
+def check_plan(
+    stages: Sequence[Stage], input_columns: Sequence[str] | None = None
+) -> None:
+    """Fail before any stage runs if a stage needs a column nothing before it produces.
+
+    With ``input_columns`` None (the input not yet opened) only ordering mistakes are reported:
+    a column some later stage produces. Columns no stage produces may still come from the input.
+    """
+    available = set(input_columns or ()) | {C.ID, C.TEXT, *C.DECISION_COLUMNS}
     producers: dict[str, list[str]] = {}
     for stage in stages:
         for f in stage.output_fields():
@@ -140,6 +153,8 @@ def check_plan(stages: Sequence[Stage], input_columns: Sequence[str]) -> None:
         for col in stage.requires():
             if col not in available:
                 later = producers.get(col)
+                if not later and input_columns is None:
+                    continue
                 hint = (
                     f"it is produced by {', '.join(later)}, which must run earlier"
                     if later
@@ -181,7 +196,7 @@ class Pipeline:
         from curation.readers import read_documents
 
         run_id = run_id or new_run_id()
-        check_plan(self.stages, [])
+        check_plan(self.stages)
         self._claim_run(run_id)
         started = time.monotonic()
         for stage in self.stages:

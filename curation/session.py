@@ -34,7 +34,11 @@ class SparkSettings(FrozenModel):
         description="Spark master URL for a session we build; ignored when one already exists "
         "(spark-submit, Databricks, notebooks).",
     )
-    app_name: str = Field("curation", min_length=1, description="Spark application name.")
+    app_name: str = Field(
+        "curation",
+        min_length=1,
+        description="Spark application name for a session we build (spark-submit's --name wins).",
+    )
     driver_memory: str | None = Field(
         None,
         pattern=r"^\d+[kmgt]$",
@@ -83,12 +87,14 @@ def get_session(settings: SparkSettings | None = None) -> SparkSession:
     # Python workers must run this interpreter (the venv with our deps), not the system one.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(settings.app_name)
+    builder = SparkSession.builder
     submitted = launched_by_spark()
     if not submitted:
-        interactive = settings.ui if settings.ui is not None else sys.stdout.isatty()
+        # Spark's progress bar writes carriage-return updates to stderr: only for a terminal.
+        interactive = settings.ui if settings.ui is not None else sys.stderr.isatty()
         builder = (
-            builder.master(settings.master)
+            builder.appName(settings.app_name)
+            .master(settings.master)
             .config("spark.driver.memory", settings.driver_memory or default_driver_memory())
             .config("spark.ui.enabled", str(interactive).lower())
             .config("spark.ui.showConsoleProgress", str(interactive).lower())

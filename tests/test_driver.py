@@ -150,8 +150,12 @@ def test_plan_checks_columns_before_any_action(spark, tmp_path):
     with pytest.raises(PlanError, match="'missing_col': no stage produces it"):
         check_plan([length, needs], [])
     with pytest.raises(PlanError, match="'len_words': it is produced by length, which must run"):
-        check_plan([needs, length], [])
-    # The input is never read: the error comes first.
+        check_plan([needs, length])
+    # Before the input is opened, a column no stage makes may still come from the input...
+    check_plan([length, needs])
+    # ...and once it is known, it does.
+    check_plan([length, needs], ["missing_col"])
+    # An ordering mistake is reported before the input is even opened (the path does not exist).
     with pytest.raises(PlanError):
         run(spark, cfg, stages=[needs, length])
 
