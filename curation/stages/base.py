@@ -63,9 +63,19 @@ class Stage(ABC):
     """What every stage declares so the driver can check a plan before any Spark action."""
 
     config_class: ClassVar[type[StageConfig]]
+    # Config fields read only by rules(), never by scoring: `curation whatif` may change these
+    # and re-decide from the stored signals. Everything else needs a re-run to change.
+    decision_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: StageConfig):
         self.config = config
+
+    def thresholds(self) -> Mapping[str, Mapping[str, float]]:
+        """Cut values the rules compare signal columns with, for reports (optional).
+
+        >>> LengthFilter(cfg).thresholds()   # {"len_words": {"min_words": 50, ...}}
+        """
+        return {}
 
     @property
     def name(self) -> str:

@@ -34,6 +34,7 @@ class LengthFilterConfig(StageConfig):
 class LengthFilter(RowStage):
     config_class = LengthFilterConfig
     config: LengthFilterConfig
+    decision_fields = frozenset({"min_words", "max_words", "min_chars", "max_chars"})
 
     def output_fields(self):
         return [StructField("len_words", IntegerType()), StructField("len_chars", IntegerType())]
@@ -59,3 +60,14 @@ class LengthFilter(RowStage):
         if cfg.max_chars is not None:
             rules.append(("length:too_many_chars", F.col("len_chars") > cfg.max_chars))
         return rules
+
+    def thresholds(self):
+        cfg, out = self.config, {}
+        for column, fields in (
+            ("len_words", ("min_words", "max_words")),
+            ("len_chars", ("min_chars", "max_chars")),
+        ):
+            cuts = {f: getattr(cfg, f) for f in fields if getattr(cfg, f) is not None}
+            if cuts:
+                out[column] = cuts
+        return out
