@@ -178,6 +178,19 @@ def test_plan_fuses_consecutive_row_stages(tmp_path):
     assert [[s.name for s in seg.stages] for seg in plan(stages)] == [["length", "length2"]]
 
 
+def test_text_rewriting_stage_starts_a_new_pass():
+    """Fused behind `length`, C4's line filter would rewrite rows length drops; it must not."""
+    from curation.stages.quality import QualityConfig, QualityStage
+
+    length = build_stage(validate_config(
+        {"input": {"path": "x"}, "output": "o", "stages": [{"kind": "length"}]}
+    ).stages[0])
+    rewrites = QualityStage(QualityConfig())
+    keeps_text = QualityStage(QualityConfig(c4_line_filter={"enabled": False}))
+    assert [[s.name for s in g.stages] for g in plan([length, rewrites])] == [["length"], ["quality"]]
+    assert [[s.name for s in g.stages] for g in plan([length, keeps_text])] == [["length", "quality"]]
+
+
 def _cli(args, env_extra=None, cwd=ROOT):
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, **(env_extra or {})}
     return subprocess.run(
@@ -190,7 +203,10 @@ def _cli(args, env_extra=None, cwd=ROOT):
     )
 
 
-def _recipe(tmp_path, input_path, out):
+LENGTH = [{"kind": "length", "min_words": 10, "max_words": 100}]
+
+
+def _recipe(tmp_path, input_path, out, stages=None):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
         json.dumps(
@@ -199,7 +215,7 @@ def _recipe(tmp_path, input_path, out):
                 "output": out,
                 "storage": {"engine": "rust"},
                 "spark": {"master": "local[2]", "shuffle_partitions": 4, "ui": False},
-                "stages": [{"kind": "length", "min_words": 10, "max_words": 100}],
+                "stages": stages or LENGTH,
             }
         )
     )
@@ -211,26 +227,38 @@ def _table_rows(store, path):
 
 
 def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table):
-    """A driver killed after its first commit, re-run with the same id, equals a clean run."""
+    """A driver killed between segments, re-run with the same id, equals a clean run."""
     store = open_store(spark, "rust")
+    dup = spark.createDataFrame([("copy-of-ok2", words(30, "w2x"), 7)], "id string, text string, n long")
+    store.write(dup, input_table)  # an exact duplicate, so the dedup segment has work to do
+    stages = LENGTH + [{"kind": "exact_dedup"}]
     crashed_out, clean_out = str(tmp_path / "crashed"), str(tmp_path / "clean")
+    recipe = str(_recipe(tmp_path, input_table, crashed_out, stages))
 
-    first = _cli(
-        ["run", str(_recipe(tmp_path, input_table, crashed_out)), "--run-id", "job-1"],
-        {CRASH_ENV: "0"},
-    )
+    first = _cli(["run", recipe, "--run-id", "job-1"], {CRASH_ENV: "0"})
     assert first.returncode == 3, first.stderr[-2000:]
     assert not store.exists(f"{crashed_out}/documents")  # died before the final commits
 
-    second = _cli(["run", str(_recipe(tmp_path, input_table, crashed_out)), "--run-id", "job-1"])
+    second = _cli(["run", recipe, "--run-id", "job-1"])
     assert second.returncode == 0, second.stderr[-2000:]
-    assert "already committed" in second.stdout
+    assert "[length] already committed" in second.stdout
+    assert "[exact_dedup] running" in second.stdout
 
-    run(spark, config(input_table, clean_out), run_id="job-1")
+    clean_cfg = validate_config(
+        {
+            "input": {"path": input_table, "format": "delta"},
+            "output": clean_out,
+            "storage": {"engine": "rust"},
+            "stages": stages,
+        }
+    )
+    run(spark, clean_cfg, run_id="job-1")
     for name in ("documents", "rejected"):
-        assert _table_rows(store, f"{crashed_out}/{name}") == _table_rows(
-            store, f"{clean_out}/{name}"
-        )
+        assert _table_rows(store, f"{crashed_out}/{name}") == _table_rows(store, f"{clean_out}/{name}")
+    rejected = {r.id: r.drop_reason for r in store.read(f"{crashed_out}/rejected").collect()}
+    # Same length: the smaller id survives (the default survivor policy).
+    assert rejected["ok2"] == "dedup:exact" and "copy-of-ok2" not in rejected
+    assert store.read(f"{crashed_out}/documents").count() == 8
 
 
 def test_cli_run_stats_explain(tmp_path, input_table):
