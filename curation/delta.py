@@ -635,7 +635,8 @@ class RustDeltaStore(DeltaStore):
         key = "spark.sql.parquet.outputTimestampType"
         if self.spark.conf.get(key, None) not in ("TIMESTAMP_MICROS", "TIMESTAMP_MILLIS"):
             self.spark.conf.set(key, "TIMESTAMP_MICROS")
-        df.write.mode("errorifexists").option("compression", "zstd").parquet(folder.spark)
+        # "error" (not its alias "errorifexists", which Spark Connect's client rejects).
+        df.write.mode("error").option("compression", "zstd").parquet(folder.spark)
 
     def _data_files(self, folder: _Location, schema: T.StructType) -> list[DataFile]:
         """The Parquet files Spark wrote, with stats from their footers, checked against schema."""

@@ -8,7 +8,8 @@ success, on failure and at interpreter exit.
         cluster.submit("jobs/run_pipeline.py", "conf/local_demo.yaml")
         cluster.run_python("tests/cluster_delta_job.py", cluster.master_url, "/tmp/out")
 
-In tests, use the session-scoped ``spark_cluster`` fixture (import it into the test module).
+In tests, use the session-scoped ``spark_cluster`` fixture. conftest.py registers it; a test module
+that imports it would get a second cluster of its own.
 """
 
 from __future__ import annotations

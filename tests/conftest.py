@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cluster import spark_cluster  # noqa: F401 - registered here so every module shares one cluster
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

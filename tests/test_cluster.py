@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from cluster import HOST, spark_cluster, standalone_cluster  # noqa: F401 - the fixture
+from cluster import HOST, standalone_cluster  # spark_cluster comes from conftest.py
 from deltalake import DeltaTable
 
 pytestmark = pytest.mark.cluster
@@ -52,7 +52,8 @@ def test_spark_submit_runs_the_same_job(spark_cluster, tmp_path):  # noqa: F811
     proc = spark_cluster.submit(JOB, spark_cluster.master_url, str(table), str(ROWS))
     _check(_result(proc), table, spark_cluster)
     apps = spark_cluster.state()["completedapps"]
-    assert any(app["name"] == "curation-cluster-test" for app in apps)
+    # Under spark-submit the session is spark-submit's, named by it (the script, without --name).
+    assert any(app["name"] == JOB.name for app in apps)
 
 
 def test_cluster_is_torn_down_when_the_body_fails(tmp_path):

@@ -6,10 +6,21 @@ To add a stage family, import its Stage class here and add it to ``STAGE_CLASSES
 from __future__ import annotations
 
 from curation.stages.base import RowStage, ShuffleStage, Stage, StageConfig
+from curation.stages.classifier import FastTextQuality
+from curation.stages.dedup import ExactDedup, NearDedup
+from curation.stages.langid import LangId
 from curation.stages.length import LengthFilter
+from curation.stages.quality import QualityStage
+from curation.stages.toxicity import Toxicity
 
 STAGE_CLASSES: tuple[type[Stage], ...] = (
     LengthFilter,
+    ExactDedup,
+    NearDedup,
+    LangId,
+    FastTextQuality,
+    Toxicity,
+    QualityStage,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {
