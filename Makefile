@@ -44,7 +44,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run --quick
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) out data/sample models spark-warehouse

@@ -45,8 +45,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
     _, rows = run_stats(store, cfg.output, result.run_id)
     print()
-    print(f"run {result.run_id}: {result.rows_in:,} documents in, {result.rows_kept:,} kept, "
-          f"{result.rows_rejected:,} rejected")
+    print(
+        f"run {result.run_id}: {result.rows_in:,} documents in, {result.rows_kept:,} kept, "
+        f"{result.rows_rejected:,} rejected"
+    )
     print(format_stats(rows))
     print()
     for name in ("documents", "rejected", "stats"):
@@ -76,8 +78,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from curation.report import write_report
 
     spark = _session(args.master)
-    path = write_report(spark, _store(spark), args.output_root, args.run_id, args.output,
-                        progress=lambda msg: print(msg, flush=True))
+    path = write_report(
+        spark,
+        _store(spark),
+        args.output_root,
+        args.run_id,
+        args.output,
+        progress=lambda msg: print(msg, flush=True),
+    )
     print(f"report written to {path}")
     return 0
 
@@ -116,8 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a pipeline recipe")
     r.add_argument("config", help="YAML recipe, e.g. conf/local_demo.yaml")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a setting, e.g. stages.length.min_words=20 (repeatable)")
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. stages.length.min_words=20 (repeatable)",
+    )
     r.add_argument("--run-id", help="resume or name a run; a re-run with the same id resumes")
     r.set_defaults(func=cmd_run)
 
@@ -142,8 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("whatif", help="re-apply other thresholds to a run's stored signals")
     w.add_argument("output_root")
-    w.add_argument("--set", action="append", metavar="KEY=VALUE", required=True,
-                   help="e.g. stages.quality.gopher_quality.min_stop_words=3 (repeatable)")
+    w.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        required=True,
+        help="e.g. stages.quality.gopher_quality.min_stop_words=3 (repeatable)",
+    )
     w.add_argument("--run-id", help="default: the latest finished run")
     w.add_argument("--master")
     w.set_defaults(func=cmd_whatif)

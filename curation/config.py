@@ -123,9 +123,7 @@ def _child(node: Any, part: str, path: Sequence[str], item: str) -> Any:
 
 
 def _stage_index(stages: list[Any], part: str, path: Sequence[str], item: str) -> int:
-    names = [
-        (s.get("name") or s.get("kind")) if isinstance(s, dict) else None for s in stages
-    ]
+    names = [(s.get("name") or s.get("kind")) if isinstance(s, dict) else None for s in stages]
     if part in names:
         return names.index(part)
     if part.isdigit() and int(part) < len(stages):

@@ -135,9 +135,7 @@ def rewrites_text(stage: Stage) -> bool:
     return any(f.name == C.TEXT for f in stage.output_fields())
 
 
-def check_plan(
-    stages: Sequence[Stage], input_columns: Sequence[str] | None = None
-) -> None:
+def check_plan(stages: Sequence[Stage], input_columns: Sequence[str] | None = None) -> None:
     """Fail before any stage runs if a stage needs a column nothing before it produces.
 
     With ``input_columns`` None (the input not yet opened) only ordering mistakes are reported:
@@ -162,7 +160,9 @@ def check_plan(
                 )
                 problems.append(f"stage {stage.name!r} needs column {col!r}: {hint}")
         available |= {f.name for f in stage.output_fields()}
-        if isinstance(stage, ShuffleStage) or any(f.name == C.DUP_OF for f in stage.output_fields()):
+        if isinstance(stage, ShuffleStage) or any(
+            f.name == C.DUP_OF for f in stage.output_fields()
+        ):
             available.add(C.DUP_OF)
     if problems:
         raise PlanError("the plan does not fit together:\n  " + "\n  ".join(problems))
@@ -305,7 +305,9 @@ class Pipeline:
         if seg.index == 0:
             read_drops = {r: n for (s, r), n in counts.items() if s == READ_STAGE}
             out.append(
-                StageStats(READ_STAGE, READ_STAGE, total, total - sum(read_drops.values()), read_drops, 0.0)
+                StageStats(
+                    READ_STAGE, READ_STAGE, total, total - sum(read_drops.values()), read_drops, 0.0
+                )
             )
             remaining = out[-1].rows_kept
         for stage in seg.stages:
@@ -313,8 +315,13 @@ class Pipeline:
             details = {"fused_with": [s.name for s in seg.stages]} if len(seg.stages) > 1 else {}
             details.update(getattr(stage, "run_details", lambda: {})())
             st = StageStats(
-                stage.name, stage.config.kind, remaining, remaining - sum(drops.values()), drops,
-                seconds, details,
+                stage.name,
+                stage.config.kind,
+                remaining,
+                remaining - sum(drops.values()),
+                drops,
+                seconds,
+                details,
             )
             out.append(st)
             remaining = st.rows_kept
@@ -348,7 +355,9 @@ class Pipeline:
             rows = self._decided(seg, self.store.read(self._work_path(run_id, seg.index)))
             names = [s.name for s in seg.stages] + ([READ_STAGE] if seg.index == 0 else [])
             mine = rows.filter(F.col(C.DROP_STAGE).isin(names))
-            rejected = mine if rejected is None else rejected.unionByName(mine, allowMissingColumns=True)
+            rejected = (
+                mine if rejected is None else rejected.unionByName(mine, allowMissingColumns=True)
+            )
         # Give every rejected row the same columns as kept rows, so both tables line up.
         for f in kept.schema.fields:
             if f.name not in rejected.columns:
@@ -360,10 +369,20 @@ class Pipeline:
         # The run id on every output row ties it to its stats, config and lineage.
         kept = kept.withColumn("run_id", F.lit(run_id))
         rejected = rejected.withColumn("run_id", F.lit(run_id))
-        self.store.write(kept, table_path(root, "documents"), app_id=app, txn_version=1,
-                         metadata={**meta, "stage": "documents"})
-        self.store.write(rejected, table_path(root, "rejected"), app_id=app, txn_version=1,
-                         metadata={**meta, "stage": "rejected"})
+        self.store.write(
+            kept,
+            table_path(root, "documents"),
+            app_id=app,
+            txn_version=1,
+            metadata={**meta, "stage": "documents"},
+        )
+        self.store.write(
+            rejected,
+            table_path(root, "rejected"),
+            app_id=app,
+            txn_version=1,
+            metadata={**meta, "stage": "rejected"},
+        )
         rows_kept = stats[-1].rows_kept if stats else total_in
         rows_rejected = sum(s.rows_dropped for s in stats)
         if total_in != rows_kept + rows_rejected:
@@ -429,13 +448,52 @@ def stats_rows(
     rows: list[tuple] = []
     for i, s in enumerate(stats):
         details = json.dumps(s.details, sort_keys=True) if s.details else None
-        rows.append((run_id, i, s.stage, s.kind, None, s.rows_in, s.rows_kept, s.rows_dropped,
-                     float(s.seconds), details, now))
+        rows.append(
+            (
+                run_id,
+                i,
+                s.stage,
+                s.kind,
+                None,
+                s.rows_in,
+                s.rows_kept,
+                s.rows_dropped,
+                float(s.seconds),
+                details,
+                now,
+            )
+        )
         for reason, n in sorted(s.dropped.items()):
-            rows.append((run_id, i, s.stage, s.kind, reason, s.rows_in, s.rows_kept, int(n),
-                         float(s.seconds), None, now))
-    rows.append((run_id, len(stats), "run", "run", None, total_in, rows_kept, rows_rejected,
-                 float(seconds), None, now))
+            rows.append(
+                (
+                    run_id,
+                    i,
+                    s.stage,
+                    s.kind,
+                    reason,
+                    s.rows_in,
+                    s.rows_kept,
+                    int(n),
+                    float(s.seconds),
+                    None,
+                    now,
+                )
+            )
+    rows.append(
+        (
+            run_id,
+            len(stats),
+            "run",
+            "run",
+            None,
+            total_in,
+            rows_kept,
+            rows_rejected,
+            float(seconds),
+            None,
+            now,
+        )
+    )
     return rows
 
 

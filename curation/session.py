@@ -7,6 +7,7 @@ settings alone, setting only what the session lets us set at runtime.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Literal
@@ -47,7 +48,9 @@ class SparkSettings(FrozenModel):
     shuffle_partitions: int | None = Field(
         None, ge=1, le=100_000, description="spark.sql.shuffle.partitions; default: Spark's."
     )
-    ui: bool | None = Field(None, description="Spark UI and console progress; default: on in a terminal.")
+    ui: bool | None = Field(
+        None, description="Spark UI and console progress; default: on in a terminal."
+    )
     conf: dict[str, str] = Field(
         default_factory=dict, description="Extra Spark properties for a session we build."
     )
@@ -113,15 +116,16 @@ def get_session(settings: SparkSettings | None = None) -> SparkSession:
 def launched_by_spark() -> bool:
     """True under spark-submit or a managed runtime: the cluster's settings are not ours to set."""
     # spark-submit starts the Python driver with a Py4J gateway already running.
-    return bool(os.environ.get("PYSPARK_GATEWAY_PORT") or os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+    return bool(
+        os.environ.get("PYSPARK_GATEWAY_PORT") or os.environ.get("DATABRICKS_RUNTIME_VERSION")
+    )
 
 
 def _apply_runtime_defaults(spark: SparkSession) -> None:
     for key, value in RUNTIME_DEFAULTS.items():
-        try:
+        # Some managed runtimes lock a few keys; theirs stand.
+        with contextlib.suppress(Exception):
             spark.conf.set(key, value)
-        except Exception:  # noqa: BLE001 - some managed runtimes lock a few keys; keep theirs
-            pass
 
 
 def has_delta_jars(spark: SparkSession) -> bool:

@@ -182,13 +182,20 @@ def test_text_rewriting_stage_starts_a_new_pass():
     """Fused behind `length`, C4's line filter would rewrite rows length drops; it must not."""
     from curation.stages.quality import QualityConfig, QualityStage
 
-    length = build_stage(validate_config(
-        {"input": {"path": "x"}, "output": "o", "stages": [{"kind": "length"}]}
-    ).stages[0])
+    length = build_stage(
+        validate_config(
+            {"input": {"path": "x"}, "output": "o", "stages": [{"kind": "length"}]}
+        ).stages[0]
+    )
     rewrites = QualityStage(QualityConfig())
     keeps_text = QualityStage(QualityConfig(c4_line_filter={"enabled": False}))
-    assert [[s.name for s in g.stages] for g in plan([length, rewrites])] == [["length"], ["quality"]]
-    assert [[s.name for s in g.stages] for g in plan([length, keeps_text])] == [["length", "quality"]]
+    assert [[s.name for s in g.stages] for g in plan([length, rewrites])] == [
+        ["length"],
+        ["quality"],
+    ]
+    assert [[s.name for s in g.stages] for g in plan([length, keeps_text])] == [
+        ["length", "quality"]
+    ]
 
 
 def _cli(args, env_extra=None, cwd=ROOT):
@@ -229,7 +236,9 @@ def _table_rows(store, path):
 def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table):
     """A driver killed between segments, re-run with the same id, equals a clean run."""
     store = open_store(spark, "rust")
-    dup = spark.createDataFrame([("copy-of-ok2", words(30, "w2x"), 7)], "id string, text string, n long")
+    dup = spark.createDataFrame(
+        [("copy-of-ok2", words(30, "w2x"), 7)], "id string, text string, n long"
+    )
     store.write(dup, input_table)  # an exact duplicate, so the dedup segment has work to do
     stages = LENGTH + [{"kind": "exact_dedup"}]
     crashed_out, clean_out = str(tmp_path / "crashed"), str(tmp_path / "clean")
@@ -254,7 +263,9 @@ def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table):
     )
     run(spark, clean_cfg, run_id="job-1")
     for name in ("documents", "rejected"):
-        assert _table_rows(store, f"{crashed_out}/{name}") == _table_rows(store, f"{clean_out}/{name}")
+        assert _table_rows(store, f"{crashed_out}/{name}") == _table_rows(
+            store, f"{clean_out}/{name}"
+        )
     rejected = {r.id: r.drop_reason for r in store.read(f"{crashed_out}/rejected").collect()}
     # Same length: the smaller id survives (the default survivor policy).
     assert rejected["ok2"] == "dedup:exact" and "copy-of-ok2" not in rejected

@@ -9,54 +9,325 @@ from __future__ import annotations
 
 import random
 
-ADJ = (
-    "quiet old new small large local early late careful bright dark modern ancient rural urban "
-    "northern southern eastern western famous private public narrow wide heavy light simple "
-    "complex rare common brief steady sudden gentle rough fresh tired busy empty crowded "
-    "wooden stone iron coastal mountain river forest desert winter summer annual weekly"
-).split()
-NOUN = (
-    "engineer teacher farmer doctor painter writer student sailor baker nurse miner judge "
-    "council library bridge harbour village market station museum garden factory kitchen "
-    "railway school hospital theatre river valley island castle tower mill orchard vineyard "
-    "committee company newspaper orchestra laboratory workshop parish county festival museum "
-    "committee archive cathedral lighthouse canal highway airport stadium bakery brewery"
-).split()
-PNOUN = (
-    "farmers teachers visitors students workers families sailors merchants engineers nurses "
-    "children volunteers residents travellers musicians builders fishermen officials readers "
-    "neighbours members scientists historians gardeners drivers pilots"
-).split()
-VERB_PAST = (
-    "repaired described visited built opened closed painted studied measured restored "
-    "designed moved sold bought found lost planted harvested recorded published announced "
-    "funded replaced inspected cleaned expanded renamed surveyed organised photographed"
-).split()
-VERB = (
-    "repair describe visit build open close paint study measure restore design move sell "
-    "buy find plant harvest record publish announce fund replace inspect clean expand survey "
-    "organise photograph"
-).split()
-ADV = (
-    "slowly carefully quickly quietly often rarely eventually gradually finally partly "
-    "openly briefly steadily largely mostly"
-).split()
-PLACE = (
-    "Lisbon Oslo Bristol Porto Leeds Kyoto Quebec Dublin Tartu Bergen Lyon Graz Turin Cork "
-    "Utrecht Gdansk Riga Malmo Ghent Bologna Aarhus Seville Valencia Halifax Dundee Tromso "
-    "Salzburg Krakow Toledo Bruges Cadiz Aberdeen Wellington Hobart Perth Adelaide"
-).split()
-NAME = (
-    "Maria Jonas Aiko Pedro Fatima Lars Ingrid Tomas Helen Omar Rosa Ivan Chen Amara Nils "
-    "Clara Samuel Leila Bruno Elena Hugo Mei Daniel Sofia Kofi Anna Mateo Yusuf Greta Paolo"
-).split()
-TIME = (
-    "spring autumn winter summer morning evening decade century season year week month"
-).split()
-EVENT = (
-    "flood storm election harvest fire strike festival census reform merger drought "
-    "restoration inspection survey meeting"
-).split()
+ADJ = [
+    "quiet",
+    "old",
+    "new",
+    "small",
+    "large",
+    "local",
+    "early",
+    "late",
+    "careful",
+    "bright",
+    "dark",
+    "modern",
+    "ancient",
+    "rural",
+    "urban",
+    "northern",
+    "southern",
+    "eastern",
+    "western",
+    "famous",
+    "private",
+    "public",
+    "narrow",
+    "wide",
+    "heavy",
+    "light",
+    "simple",
+    "complex",
+    "rare",
+    "common",
+    "brief",
+    "steady",
+    "sudden",
+    "gentle",
+    "rough",
+    "fresh",
+    "tired",
+    "busy",
+    "empty",
+    "crowded",
+    "wooden",
+    "stone",
+    "iron",
+    "coastal",
+    "mountain",
+    "river",
+    "forest",
+    "desert",
+    "winter",
+    "summer",
+    "annual",
+    "weekly",
+]
+NOUN = [
+    "engineer",
+    "teacher",
+    "farmer",
+    "doctor",
+    "painter",
+    "writer",
+    "student",
+    "sailor",
+    "baker",
+    "nurse",
+    "miner",
+    "judge",
+    "council",
+    "library",
+    "bridge",
+    "harbour",
+    "village",
+    "market",
+    "station",
+    "museum",
+    "garden",
+    "factory",
+    "kitchen",
+    "railway",
+    "school",
+    "hospital",
+    "theatre",
+    "river",
+    "valley",
+    "island",
+    "castle",
+    "tower",
+    "mill",
+    "orchard",
+    "vineyard",
+    "committee",
+    "company",
+    "newspaper",
+    "orchestra",
+    "laboratory",
+    "workshop",
+    "parish",
+    "county",
+    "festival",
+    "museum",
+    "committee",
+    "archive",
+    "cathedral",
+    "lighthouse",
+    "canal",
+    "highway",
+    "airport",
+    "stadium",
+    "bakery",
+    "brewery",
+]
+PNOUN = [
+    "farmers",
+    "teachers",
+    "visitors",
+    "students",
+    "workers",
+    "families",
+    "sailors",
+    "merchants",
+    "engineers",
+    "nurses",
+    "children",
+    "volunteers",
+    "residents",
+    "travellers",
+    "musicians",
+    "builders",
+    "fishermen",
+    "officials",
+    "readers",
+    "neighbours",
+    "members",
+    "scientists",
+    "historians",
+    "gardeners",
+    "drivers",
+    "pilots",
+]
+VERB_PAST = [
+    "repaired",
+    "described",
+    "visited",
+    "built",
+    "opened",
+    "closed",
+    "painted",
+    "studied",
+    "measured",
+    "restored",
+    "designed",
+    "moved",
+    "sold",
+    "bought",
+    "found",
+    "lost",
+    "planted",
+    "harvested",
+    "recorded",
+    "published",
+    "announced",
+    "funded",
+    "replaced",
+    "inspected",
+    "cleaned",
+    "expanded",
+    "renamed",
+    "surveyed",
+    "organised",
+    "photographed",
+]
+VERB = [
+    "repair",
+    "describe",
+    "visit",
+    "build",
+    "open",
+    "close",
+    "paint",
+    "study",
+    "measure",
+    "restore",
+    "design",
+    "move",
+    "sell",
+    "buy",
+    "find",
+    "plant",
+    "harvest",
+    "record",
+    "publish",
+    "announce",
+    "fund",
+    "replace",
+    "inspect",
+    "clean",
+    "expand",
+    "survey",
+    "organise",
+    "photograph",
+]
+ADV = [
+    "slowly",
+    "carefully",
+    "quickly",
+    "quietly",
+    "often",
+    "rarely",
+    "eventually",
+    "gradually",
+    "finally",
+    "partly",
+    "openly",
+    "briefly",
+    "steadily",
+    "largely",
+    "mostly",
+]
+PLACE = [
+    "Lisbon",
+    "Oslo",
+    "Bristol",
+    "Porto",
+    "Leeds",
+    "Kyoto",
+    "Quebec",
+    "Dublin",
+    "Tartu",
+    "Bergen",
+    "Lyon",
+    "Graz",
+    "Turin",
+    "Cork",
+    "Utrecht",
+    "Gdansk",
+    "Riga",
+    "Malmo",
+    "Ghent",
+    "Bologna",
+    "Aarhus",
+    "Seville",
+    "Valencia",
+    "Halifax",
+    "Dundee",
+    "Tromso",
+    "Salzburg",
+    "Krakow",
+    "Toledo",
+    "Bruges",
+    "Cadiz",
+    "Aberdeen",
+    "Wellington",
+    "Hobart",
+    "Perth",
+    "Adelaide",
+]
+NAME = [
+    "Maria",
+    "Jonas",
+    "Aiko",
+    "Pedro",
+    "Fatima",
+    "Lars",
+    "Ingrid",
+    "Tomas",
+    "Helen",
+    "Omar",
+    "Rosa",
+    "Ivan",
+    "Chen",
+    "Amara",
+    "Nils",
+    "Clara",
+    "Samuel",
+    "Leila",
+    "Bruno",
+    "Elena",
+    "Hugo",
+    "Mei",
+    "Daniel",
+    "Sofia",
+    "Kofi",
+    "Anna",
+    "Mateo",
+    "Yusuf",
+    "Greta",
+    "Paolo",
+]
+TIME = [
+    "spring",
+    "autumn",
+    "winter",
+    "summer",
+    "morning",
+    "evening",
+    "decade",
+    "century",
+    "season",
+    "year",
+    "week",
+    "month",
+]
+EVENT = [
+    "flood",
+    "storm",
+    "election",
+    "harvest",
+    "fire",
+    "strike",
+    "festival",
+    "census",
+    "reform",
+    "merger",
+    "drought",
+    "restoration",
+    "inspection",
+    "survey",
+    "meeting",
+]
 TEMPLATES = (
     "The {adj} {noun} in {place} {verb_past} the {adj2} {noun2} last {time}.",
     "{name} {verb_past} a {adj} {noun} near {place} in {year}.",
@@ -155,10 +426,32 @@ FOREIGN = {
     ),
 }
 
-MENU_ITEMS = (
-    "Home About Contact Blog Shop Services Careers Login Register Cart Search Help FAQ News "
-    "Events Gallery Support Privacy Terms Sitemap Newsletter Account Wishlist Deals"
-).split()
+MENU_ITEMS = [
+    "Home",
+    "About",
+    "Contact",
+    "Blog",
+    "Shop",
+    "Services",
+    "Careers",
+    "Login",
+    "Register",
+    "Cart",
+    "Search",
+    "Help",
+    "FAQ",
+    "News",
+    "Events",
+    "Gallery",
+    "Support",
+    "Privacy",
+    "Terms",
+    "Sitemap",
+    "Newsletter",
+    "Account",
+    "Wishlist",
+    "Deals",
+]
 BOILERPLATE_LINES = (
     "We use cookies to improve your experience. By continuing you accept our cookie policy",
     "Please enable javascript to view this page",
@@ -171,10 +464,31 @@ BOILERPLATE_LINES = (
     "Sign up for free today",
     "Posted in Uncategorized | Leave a comment",
 )
-SPAM_WORDS = (
-    "cheap best buy discount free offer casino loans pills online deal winner cash bonus "
-    "crypto guaranteed limited click now viagra replica watches sale"
-).split()
+SPAM_WORDS = [
+    "cheap",
+    "best",
+    "buy",
+    "discount",
+    "free",
+    "offer",
+    "casino",
+    "loans",
+    "pills",
+    "online",
+    "deal",
+    "winner",
+    "cash",
+    "bonus",
+    "crypto",
+    "guaranteed",
+    "limited",
+    "click",
+    "now",
+    "viagra",
+    "replica",
+    "watches",
+    "sale",
+]
 LOREM = (
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt "
     "ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation "

@@ -144,7 +144,9 @@ def make_document(seed: int, i: int) -> tuple[str, str, str, str, str | None, st
     return doc_id(i), text, url, kind, source, lang
 
 
-def generate_corpus(spark: SparkSession, n_docs: int, seed: int = 42, partitions: int | None = None) -> DataFrame:
+def generate_corpus(
+    spark: SparkSession, n_docs: int, seed: int = 42, partitions: int | None = None
+) -> DataFrame:
     """The sample corpus as a DataFrame, generated on executors in constant memory per task."""
     if n_docs < 1:
         raise ValueError(f"n_docs must be >= 1, got {n_docs}")
