@@ -63,6 +63,11 @@ class RunConfig(FrozenModel):
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
     """Read a YAML recipe, apply ``key.path=value`` overrides, validate."""
+    return validate_config(read_yaml(path, overrides), source=str(path))
+
+
+def read_yaml(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """A YAML mapping from ``path`` with ``key.path=value`` overrides applied (not validated)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -74,7 +79,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
     for item in overrides:
         apply_override(raw, item)
-    return validate_config(raw, source=str(path))
+    return raw
 
 
 def validate_config(raw: dict[str, Any], source: str = "config") -> RunConfig:

@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -217,19 +216,9 @@ class TrainConfig(FrozenModel):
 
 def load_train_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
     """Read a training YAML, apply ``key.path=value`` overrides, validate."""
-    from curation.config import apply_override, format_validation_error
+    from curation.config import format_validation_error, read_yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    for item in overrides:
-        apply_override(raw, item)
+    raw = read_yaml(path, overrides)
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:
