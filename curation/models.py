@@ -157,7 +157,12 @@ def _staged_copy(source: str, name: str, is_local: bool, connect: bool) -> str:
     staging = tempfile.mkdtemp(prefix="curation-model-")
     target = os.path.join(staging, name)
     if is_local:
-        os.symlink(source, target)
+        # Not a symlink: addFile canonicalises the path, which would resolve the link back to
+        # the original basename and let two different files collide on executors.
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem, or links not allowed
+            shutil.copyfile(source, target)
     else:
         _download(source, target)
     return target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import fasttext
 import pyarrow as pa
@@ -242,14 +243,26 @@ def test_shipped_file_is_resolved_from_spark_files(spark, model_path):
 
 
 def test_same_basename_from_two_folders_ships_under_two_names(spark, model_path, tmp_path):
-    import shutil
-
+    # A retrained model saved as quality.bin in another folder: different bytes, same basename.
     other = tmp_path / "quality.bin"
-    shutil.copy(model_path, other)
+    original = Path(model_path).read_bytes()
+    other.write_bytes(b"retrained" + original[:100])
     a = models.ship_model(spark, model_path)
     b = models.ship_model(spark, str(other))
     assert a.name == "quality.bin" and b.name != a.name and b.name.endswith(".bin")
     assert models.ship_model(spark, str(other)) == b  # shipped once per session
+
+    def heads(batches):
+        from curation import models as m
+
+        for _ in batches:
+            yield pa.RecordBatch.from_pydict(
+                {"head": [[Path(m.resolve_path(r)).read_bytes()[:9] for r in (a, b)]]}
+            )
+
+    # Executors hold both files under their own names (Spark refuses a name whose bytes change).
+    (row,) = spark.range(1, numPartitions=1).mapInArrow(heads, "head array<binary>").collect()
+    assert row["head"] == [original[:9], b"retrained"]
 
 
 def test_sidecar_disagreement_is_a_config_error(spark, model_path, tmp_path):
