@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from curation.text.sentences import sentence_spans, sentence_spans_batch, split_sentences
@@ -223,6 +223,9 @@ _TEXTS = st.lists(_WORDS, max_size=40).map(
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(_TEXTS, min_size=1, max_size=30))
+# Found by this test: an abbreviation's period followed by spaces and a line break.
+@example(["Dr.  \nkill "])
+@example(["Dr.  \nMuslims "])
 def test_scores_are_bounded_spans_tile_and_vectorised_path_agrees(texts):
     lex = _shared_lexicon()
     singles = [lex.score_document(t) for t in texts]
