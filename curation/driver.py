@@ -36,6 +36,7 @@ from pyspark.sql.types import (
 from curation import columns as C
 from curation.config import RunConfig
 from curation.errors import ConfigError, InvariantError, PlanError
+from curation.progress import Heartbeat
 from curation.stages import RowStage, ShuffleStage, Stage, build_stage
 from curation.stages.base import ensure_decision_columns
 from curation.stages.rowwise import decide, score
@@ -218,15 +219,16 @@ class Pipeline:
                 self.progress(f"[{seg.label}] already committed in run {run_id}; resuming after it")
             else:
                 self.progress(f"[{seg.label}] running")
-                rows = self._run_segment(seg, current, run_id)
-                self.store.write(
-                    rows,
-                    path,
-                    mode="overwrite",
-                    app_id=app,
-                    txn_version=1,
-                    metadata={"run_id": run_id, "stage": seg.label},
-                )
+                with Heartbeat(self.spark, seg.label, self.progress):
+                    rows = self._run_segment(seg, current, run_id)
+                    self.store.write(
+                        rows,
+                        path,
+                        mode="overwrite",
+                        app_id=app,
+                        txn_version=1,
+                        metadata={"run_id": run_id, "stage": seg.label},
+                    )
             elapsed = time.monotonic() - t0
             decided = self._decided(seg, self.store.read(path))
             seg_stats, kept_count = self._segment_stats(seg, decided, elapsed)
