@@ -110,10 +110,24 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from curation.datasets.sample import write_sample_corpus
+    from curation.datasets.sample import resolve_options, write_sample_corpus
+    from curation.errors import ConfigError
 
+    # Before Spark starts, so a missing shared folder is a one-line error; the pool is cached.
+    try:
+        resolve_options(args.base, args.lengths, args.edits)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     spark = _session(args.master)
-    info = write_sample_corpus(spark, args.out, n_docs=args.docs, seed=args.seed)
+    info = write_sample_corpus(
+        spark,
+        args.out,
+        n_docs=args.docs,
+        seed=args.seed,
+        base=args.base,
+        lengths=args.lengths,
+        edits=args.edits,
+    )
     print(info)
     return 0
 
@@ -175,6 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("out", help="table path, e.g. data/sample")
     g.add_argument("--docs", type=int, default=3000)
     g.add_argument("--seed", type=int, default=42)
+    g.add_argument(
+        "--base",
+        default="builtin",
+        help="builtin (generated prose, default), shared (real sentences from ../shared/data), "
+        "auto (shared if present) or a directory of JSONL files with a text field",
+    )
+    g.add_argument(
+        "--lengths", choices=["sample", "web"], default="sample", help="web: long-tailed, to 200 KB"
+    )
+    g.add_argument(
+        "--edits",
+        choices=["auto", "light", "recorded"],
+        default="auto",
+        help="near-duplicate editor; auto: recorded unless base and lengths are the defaults",
+    )
     g.add_argument("--master")
     g.set_defaults(func=cmd_sample)
     return p
