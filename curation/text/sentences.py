@@ -159,9 +159,8 @@ _PY_BOUNDARY = re.compile(
     "|\n" + _PY_WS + "*"
 )
 _PY_ABBREVIATED = re.compile(r"(?:\b(?i:" + "|".join(_ABBREVIATIONS) + r")|\b[A-Z])$", re.ASCII)
-_PY_PLAIN_PERIOD = re.compile(
-    r"\.[\t\v\f \u00a0]+\Z"
-)  # \Z: "$" would also match before a final "\n"
+# \Z, not $: "$" also matches before a final "\n", which would hide a line break.
+_PY_PLAIN_PERIOD = re.compile(r"\.[\t\v\f \u00a0]+\Z")
 
 
 def sentence_spans(text: str | None) -> list[tuple[int, int]]:
