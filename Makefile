@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := out/demo
 
-.PHONY: run test lint format bench check-java clean
+.PHONY: run test lint format bench bench-full check-java clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory check-java
@@ -43,8 +43,25 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+# The peers run from their own venv so their pins never meet ours: datatrove (its filters need
+# spaCy's rule-based tokenizer, no model download) and text-dedup 0.3.1, whose Spark script wants
+# pyspark < 4 (its own pins, numpy < 2 and scipy 1.9.1, do not build on Python 3.11 and its
+# script needs neither: installed without them).
+PEERS := .venv-peers
+$(PEERS)/.installed: | $(STAMP)
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q --upgrade pip
+	$(PEERS)/bin/pip install -q 'datatrove==0.10.1' spacy regex 'pyspark>=3.5,<3.6' scipy rich pyarrow
+	$(PEERS)/bin/pip install -q --no-deps 'text-dedup==0.3.1'
+	@touch $@
+
+# Quick mode (a few minutes): every result lands in benchmarks/results/harness_quick.{json,md}.
+bench: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python benchmarks/run.py --mode quick
+
+# Full mode: 100k, 300k and 1M documents, each stage alone, the pipeline, all peers (hours).
+bench-full: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python benchmarks/run.py --mode full
 
 clean:
 	rm -rf $(VENV) out data/sample models spark-warehouse

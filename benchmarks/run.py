@@ -1,38 +1,607 @@
-"""`make bench`: run each benchmark script in its quick setting; each writes JSON to results/.
+"""`make bench`: every stage and the whole pipeline on a generated corpus, beside the peers.
 
-Peers (datatrove) run from a separate venv, .venv-peers (`python -m venv .venv-peers &&
-.venv-peers/bin/pip install datatrove spacy regex`); without it the scripts skip the peer side.
+    .venv/bin/python benchmarks/run.py                 # quick mode, a few minutes
+    .venv/bin/python benchmarks/run.py --mode full     # 100k, 300k and 1M documents
+
+One invocation:
+
+1. generates the corpus (``curation sample --base auto --lengths web``: real text from
+   ../shared/data when present, with junk, duplicates, near-duplicates, foreign and toxic pages
+   injected at known rates and the truth in ``gen_*`` columns) at each size, cached by size and
+   generator source under benchmarks/work/;
+2. trains the demo quality classifier on it (``conf/train_demo.yaml``);
+3. runs our stages with ``curation run`` as a user would, each in a fresh process (one Spark
+   application, ``local[2]``), sampling peak memory of the driver, the JVM (driver and executors
+   in local mode) and the Python workers: each stage alone (full mode, at the first size), the
+   near-duplicate stage alone and the whole default pipeline at every size;
+4. runs the peers on the same corpus from the peer venv (.venv-peers): datatrove's four
+   heuristic filters, datatrove's MinHash pipeline, text-dedup 0.3.1's Spark MinHash script
+   (full mode: its fixed 512 tasks make small runs slow), and Spark MLlib's MinHashLSH;
+5. runs the kernel benchmarks (quality signals vs datatrove, fastText in Spark vs raw predict,
+   toxicity lexicon, MinHash signatures);
+6. writes ``benchmarks/results/harness_<mode>.json`` and ``.md`` after every step.
+
+Rates per core divide by the cores Spark was given (2 here). Ratios between tools measured in
+this one run are the figures to quote; absolute seconds move with the machine's load, which is
+recorded before and after each measurement.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-QUICK = [
-    ["bench_quality.py", "--docs", "500"],
-    ["bench_toxicity.py"],
-    ["bench_fasttext.py"],
-    ["delta_throughput.py", "--docs", "20000", "--doc-bytes", "3000"],
-    ["bench_dedup.py"],
-]
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+import accuracy as acc  # noqa: E402 - sibling module, not a package
+from memory import run_measured  # noqa: E402
+
+PY = sys.executable
+PEER_PY = ROOT / ".venv-peers" / "bin" / "python"
+WORK = ROOT / "benchmarks" / "work"
+RESULTS = ROOT / "benchmarks" / "results"
+CORES = 2
+SEED = 42
+THRESHOLD = 0.8
+# A peer that has not finished by then is recorded as such (text-dedup's fixed 512 tasks per
+# step crawl on 2 cores).
+PEER_TIMEOUT = 3600
+GENERATOR_SOURCES = ("curation/datasets/sample.py", "curation/datasets/builtin_text.py")
+
+
+@dataclass(frozen=True)
+class Mode:
+    sizes: tuple[int, ...]
+    stages_alone: tuple[str, ...]  # stage kinds run alone at the first size
+    filter_peer_docs: int  # datatrove's filters run on this many documents (one core)
+    peers: tuple[str, ...]
+    kernels: tuple[tuple[str, ...], ...]
+
+
+MODES = {
+    "quick": Mode(
+        sizes=(3_000,),
+        stages_alone=("quality", "near_dedup"),
+        filter_peer_docs=200,
+        peers=("datatrove_minhash", "mllib_runner"),
+        kernels=(("bench_quality.py", "--docs", "150", "--spark-copies", "4"),),
+    ),
+    "full": Mode(
+        sizes=(100_000, 300_000, 1_000_000),
+        stages_alone=(
+            "langid",
+            "quality",
+            "toxicity",
+            "fasttext_quality",
+            "exact_dedup",
+            "near_dedup",
+        ),
+        filter_peer_docs=1_000,
+        peers=("datatrove_minhash", "mllib_runner", "textdedup_spark"),
+        kernels=(
+            ("bench_quality.py", "--docs", "1000"),
+            ("bench_fasttext.py",),
+            ("bench_toxicity.py",),
+            ("bench_dedup.py", "kernel", "spark-sign", "--sizes", "20000"),
+        ),
+    ),
+}
+
+
+class Harness:
+    def __init__(
+        self,
+        mode: str,
+        sizes: tuple[int, ...],
+        skip: set[str],
+        name: str | None = None,
+        peers: tuple[str, ...] | None = None,
+    ):
+        self.mode_name, self.mode, self.sizes, self.skip = mode, MODES[mode], sizes, skip
+        self.peer_names = peers if peers is not None else self.mode.peers
+        self.out_json = RESULTS / f"{name or f'harness_{mode}'}.json"
+        self.results: dict = {"mode": mode, "machine": machine(), "started": now(), "runs": []}
+        self.env = {**os.environ, "PYSPARK_PYTHON": PY, "PYTHONUNBUFFERED": "1"}
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def record(self, entry: dict) -> dict:
+        entry.setdefault("load_after", round(os.getloadavg()[0], 2))
+        self.results["runs"].append(entry)
+        self.save()
+        brief = {
+            k: v
+            for k, v in entry.items()
+            if k in ("what", "docs", "seconds", "docs_per_s_per_core")
+        }
+        print(f"   -> {json.dumps(brief)}", flush=True)
+        return entry
+
+    def save(self) -> None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        self.results["finished"] = now()
+        self.out_json.write_text(json.dumps(self.results, indent=1))
+        self.out_json.with_suffix(".md").write_text(markdown(self.results))
+
+    def measured(
+        self, what: str, cmd: list[str], timeout: float = 7200, **extra
+    ) -> tuple[dict, object]:
+        print(f"== {what}: {' '.join(map(str, cmd))}", flush=True)
+        load = round(os.getloadavg()[0], 2)
+        m = run_measured([str(c) for c in cmd], env=self.env, timeout=timeout)
+        if m.returncode != 0:
+            tail = (m.stderr or m.stdout)[-3000:]
+            raise RuntimeError(f"{what} failed with exit {m.returncode}:\n{tail}")
+        return {
+            "what": what,
+            "wall_seconds": round(m.seconds, 1),
+            "memory_mib": m.memory_mib,
+            "load_before": load,
+            **extra,
+        }, m
+
+    # -- corpus and model ----------------------------------------------------------------------
+
+    def corpus(self, n: int) -> Path:
+        digest = hashlib.sha1(
+            b"".join((ROOT / f).read_bytes() for f in GENERATOR_SOURCES if (ROOT / f).exists())
+        ).hexdigest()[:8]
+        path = WORK / f"corpus-{n}-s{SEED}-{digest}"
+        if not (path / "_delta_log").is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            cmd = [
+                PY,
+                "-m",
+                "curation.cli",
+                "sample",
+                path,
+                "--docs",
+                n,
+                "--seed",
+                SEED,
+                "--base",
+                "auto",
+                "--lengths",
+                "web",
+                "--master",
+                f"local[{CORES}]",
+            ]
+            entry, _ = self.measured(f"generate {n:,}", cmd, docs=n)
+            self.record(entry)
+        return path
+
+    def model(self, corpus: Path) -> Path:
+        path = WORK / f"quality-{corpus.name}.bin"
+        if not path.exists():
+            cmd = [
+                PY,
+                "-m",
+                "curation.cli",
+                "train-classifier",
+                ROOT / "conf/train_demo.yaml",
+                "--set",
+                f"tables.sample.path={corpus}",
+                "--set",
+                f"output={path}",
+                "--master",
+                f"local[{CORES}]",
+            ]
+            entry, _ = self.measured("train demo classifier", cmd)
+            self.record(entry)
+        return path
+
+    # -- our runs ------------------------------------------------------------------------------
+
+    def ours(self, what: str, corpus: Path, stages: list[dict], n: int, nbytes: int) -> dict:
+        out = WORK / "out" / what.replace(" ", "_")
+        shutil.rmtree(out, ignore_errors=True)
+        cfg = {
+            "input": {"path": str(corpus), "format": "delta"},
+            "output": str(out),
+            "spark": {"master": f"local[{CORES}]", "shuffle_partitions": 8, "ui": False},
+            "stages": stages,
+        }
+        cfg_path = WORK / "configs" / f"{what.replace(' ', '_')}.yaml"
+        cfg_path.parent.mkdir(parents=True, exist_ok=True)
+        cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        cmd = [PY, "-m", "curation.cli", "run", cfg_path, "--run-id", "bench"]
+        entry, _ = self.measured(what, cmd, docs=n, mb=round(nbytes / 1e6, 1))
+        stats = acc.read_table(
+            out / "stats", ["stage", "kind", "reason", "rows_in", "rows_kept", "seconds"]
+        ).to_pylist()
+        totals = [r for r in stats if r["reason"] is None and r["stage"] not in ("run", "read")]
+        entry["run_seconds"] = next(
+            round(r["seconds"], 1) for r in stats if r["stage"] == "run" and r["reason"] is None
+        )
+        # Fused row stages share one pass, so each reports that pass's seconds.
+        entry["stages"] = [
+            {k: r[k] for k in ("stage", "kind", "rows_in", "rows_kept", "seconds")} for r in totals
+        ]
+        # A stage alone is timed by its own pass (read, score, decide, materialise); the pipeline
+        # by the driver's clock for the whole run (plus the final commits of documents, rejected
+        # and stats). Neither includes Spark's start-up, which a long run amortises.
+        seconds = totals[0]["seconds"] if len(stages) == 1 else entry["run_seconds"]
+        entry["seconds"] = round(seconds, 1)
+        entry.update(rates(n, nbytes, seconds))
+        entry["output"] = str(out)
+        return entry
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        demo = yaml.safe_load((ROOT / "conf/local_demo.yaml").read_text())["stages"]
+        first = self.sizes[0]
+        corpus0 = self.corpus(first)
+        model = self.model(corpus0)
+        for stage in demo:
+            if stage["kind"] == "fasttext_quality":
+                stage["model_path"] = str(model)
+        near = next(s for s in demo if s["kind"] == "near_dedup")
+
+        for n in self.sizes:
+            corpus = self.corpus(n)
+            nbytes, clean_rows, jac = corpus_facts(corpus)
+            self.results.setdefault("corpora", {})[str(n)] = {
+                "path": str(corpus),
+                "mb": round(nbytes / 1e6, 1),
+            }
+            alone = (
+                [s for s in demo if s["kind"] in self.mode.stages_alone] if n == first else [near]
+            )
+            for stage in alone:
+                if "dedup" in stage["kind"] and "dedup" in self.skip:
+                    continue
+                entry = self.ours(f"ours {stage['kind']} {n}", corpus, [stage], n, nbytes)
+                entry["accuracy"] = self.stage_accuracy(
+                    stage["kind"], Path(entry["output"]), clean_rows, jac
+                )
+                self.record(entry)
+            if "pipeline" not in self.skip:
+                entry = self.ours(f"ours pipeline {n}", corpus, demo, n, nbytes)
+                table = acc.outcomes(entry["output"])
+                entry["kept_share_per_kind"] = {
+                    k: round(1 - v["share"], 4)
+                    for k, v in acc.per_kind(table, table.column("dropped").to_numpy()).items()
+                }
+                self.record(entry)
+            if n == first and "peers" not in self.skip:
+                self.peers(corpus, n, nbytes, clean_rows, jac)
+        if "kernels" not in self.skip:
+            self.kernels()
+
+    def stage_accuracy(self, kind: str, out: Path, clean_rows, jac) -> dict:
+        if kind == "near_dedup":
+            return acc.dedup_accuracy(clean_rows, jac, acc.removed_by_dedup(out), THRESHOLD)
+        if kind == "exact_dedup":
+            return acc.dedup_accuracy(clean_rows, jac, acc.removed_by_dedup(out), 1.0)
+        return acc.filter_accuracy(out, kind)
+
+    # -- peers ---------------------------------------------------------------------------------
+
+    def peers(self, corpus: Path, n: int, nbytes: int, clean_rows, jac) -> None:
+        if not PEER_PY.exists():
+            self.record(
+                {
+                    "what": "peers",
+                    "skipped": f"{PEER_PY} missing: run `make .venv-peers/.installed`",
+                }
+            )
+            return
+        text_dir = WORK / f"{corpus.name}-text"
+        if not text_dir.is_dir():
+            acc.export_text(corpus, text_dir)
+        peer_out = WORK / "peers"
+        peer_out.mkdir(parents=True, exist_ok=True)
+
+        k = min(n, self.mode.filter_peer_docs)
+        res = peer_out / "datatrove_filters.json"
+        cmd = [
+            PEER_PY,
+            ROOT / "benchmarks/peers/datatrove_filters.py",
+            "--input",
+            text_dir,
+            "--limit",
+            k,
+            "--out",
+            res,
+        ]
+        entry, _ = self.measured(f"datatrove filters {k}", cmd, docs=k)
+        got = json.loads(res.read_text())
+        entry.update(
+            {
+                "seconds": got["seconds"],
+                "docs_per_s_per_core": got["docs_per_s_per_core"],
+                "version": got["version"],
+            }
+        )
+        entry["accuracy"] = peer_filter_accuracy(corpus, got["ids"], got["dropped"])
+        ours = WORK / "out" / f"ours_quality_{n}"
+        if (ours / "rejected").is_dir():
+            entry["ours_on_same_docs"] = peer_filter_accuracy(corpus, got["ids"], ours_drops(ours))
+        self.record(entry)
+
+        runners = {
+            "datatrove_minhash": (PEER_PY, "datatrove MinHash (14x8, LocalPipelineExecutor)"),
+            "textdedup_spark": (PEER_PY, "text-dedup 0.3.1 Spark MinHash script"),
+            "mllib_runner": (PY, "Spark MLlib MinHashLSH.approxSimilarityJoin"),
+        }
+        for name in self.peer_names:
+            python, label = runners[name]
+            res = peer_out / f"{name}.json"
+            cmd = [
+                python,
+                ROOT / f"benchmarks/peers/{name}.py",
+                "--input",
+                text_dir,
+                "--threshold",
+                THRESHOLD,
+                "--workers",
+                CORES,
+                "--out",
+                res,
+            ]
+            try:
+                entry, _ = self.measured(
+                    f"{label} {n}", cmd, timeout=PEER_TIMEOUT, docs=n, mb=round(nbytes / 1e6, 1)
+                )
+            except RuntimeError as err:
+                self.record({"what": f"{label} {n}", "failed": str(err)[-1500:]})
+                continue
+            got = json.loads(res.read_text())
+            removed = set(Path(got["removed_ids_file"]).read_text().split())
+            entry.update(
+                {
+                    "seconds": got["seconds"],
+                    "version": got.get("version"),
+                    "params": got.get("params"),
+                }
+            )
+            entry.update(rates(n, nbytes, got["seconds"]))
+            entry["accuracy"] = acc.dedup_accuracy(clean_rows, jac, removed, THRESHOLD)
+            self.record(entry)
+
+    # -- kernels -------------------------------------------------------------------------------
+
+    def kernels(self) -> None:
+        for script, *args in self.mode.kernels:
+            out = RESULTS / f"harness_{self.mode_name}_{Path(script).stem}.json"
+            out.unlink(missing_ok=True)  # bench_dedup.py appends
+            cmd = [PY, ROOT / "benchmarks" / script, *args, "--out", out]
+            try:
+                entry, _ = self.measured(f"kernel {script}", cmd)
+            except RuntimeError as err:
+                self.record({"what": f"kernel {script}", "failed": str(err)[-1500:]})
+                continue
+            entry["result_file"] = str(out.relative_to(ROOT))
+            text = out.read_text()
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError:  # bench_dedup.py appends one JSON object per line
+                data = {"lines": [json.loads(x) for x in text.splitlines() if x.strip()]}
+            entry["headline"] = kernel_headline(script, data)
+            self.record(entry)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def rates(n: int, nbytes: int, seconds: float) -> dict:
+    if not seconds:
+        return {}
+    return {
+        "docs_per_s": round(n / seconds, 1),
+        "docs_per_s_per_core": round(n / seconds / CORES, 1),
+        "mb_per_s_per_core": round(nbytes / 1e6 / seconds / CORES, 2),
+    }
+
+
+def corpus_facts(corpus: Path):
+    """Text bytes of the corpus, and the dedup truth (clean-origin rows, copy Jaccards)."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    data = DeltaTable(str(corpus)).to_pyarrow_dataset()
+    nbytes = 0
+    for batch in data.to_batches(columns=["text"], batch_size=8192):
+        nbytes += pc.sum(pc.binary_length(batch.column(0).cast("binary"))).as_py() or 0
+    rows, jac = acc.copy_jaccards(corpus)
+    return nbytes, rows, jac
+
+
+def peer_filter_accuracy(corpus: Path, ids: list[str], dropped: dict[str, str]) -> dict:
+    """Drops per injected kind among ``ids``: recall on junk, false drops on clean prose."""
+    table = acc.read_table(corpus, ["id", "gen_kind"])
+    kind = dict(
+        zip(table.column("id").to_pylist(), table.column("gen_kind").to_pylist(), strict=True)
+    )
+    per: dict[str, list[int]] = {}
+    for d in ids:
+        seen_dropped = per.setdefault(kind[d], [0, 0])
+        seen_dropped[0] += 1
+        seen_dropped[1] += d in dropped
+    junk = [k for k in acc.JUNK["quality"] if k in per]
+    hit, total = sum(per[k][1] for k in junk), sum(per[k][0] for k in junk)
+    clean = per.get("clean", [0, 0])
+    return {
+        "target_kinds": junk,
+        "recall": round(hit / total, 4) if total else None,
+        "clean_flagged_share": round(clean[1] / clean[0], 4) if clean[0] else None,
+        "per_kind": {k: {"docs": a, "flagged": b} for k, (a, b) in sorted(per.items())},
+    }
+
+
+def ours_drops(out: Path) -> dict[str, str]:
+    gone = acc.read_table(out / "rejected", ["id", "drop_reason"])
+    return dict(
+        zip(gone.column("id").to_pylist(), gone.column("drop_reason").to_pylist(), strict=True)
+    )
+
+
+def kernel_headline(script: str, data: dict) -> dict:
+    """The few numbers each kernel benchmark exists for."""
+    if script == "bench_quality.py":
+        return {
+            "ours_vs_datatrove_all_four_cpu": data.get("speedup_vs_datatrove_all_four_cpu"),
+            "spark_local1": data.get("spark_local1"),
+        }
+    if script == "bench_fasttext.py":
+        return {
+            k: {m: v.get(m) for m in ("spark_vs_raw_loop_wall", "spark_vs_raw_loop_cpu")}
+            for k, v in data.items()
+            if isinstance(v, dict) and "spark" in v
+        }
+    if script == "bench_toxicity.py":
+        return {
+            k: data.get(k)
+            for k in (
+                "lexicon_scorer_cpu_docs_per_s",
+                "lexicon_docs_per_s",
+                "fasttext_stage_vs_raw",
+            )
+        }
+    return {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
+
+
+def machine() -> dict:
+    import psutil
+
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "java": java[0] if java else None,
+        "platform": platform.platform(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        f"Mode `{results['mode']}`, {results['started']} to {results.get('finished')}; "
+        f"{m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}, {m['java']}; "
+        f"load average at start {m['load_at_start'][0]}.",
+        "",
+        "| run | docs | MB | timed s | process wall s | docs/s/core | MB/s/core | peak MiB driver / JVM / py workers / total | accuracy | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
+    ]
+    for r in results["runs"]:
+        if "failed" in r or "skipped" in r:
+            lines.append(
+                f"| {r['what']} | | | | | | | | {'failed' if 'failed' in r else r['skipped']} | |"
+            )
+            continue
+        mem = r.get("memory_mib", {})
+        mem_s = " / ".join(
+            f"{mem.get(k, 0):,.0f}" for k in ("driver_python", "jvm", "python_workers", "total")
+        )
+        lines.append(
+            f"| {r['what']} | {r.get('docs', ''):,} | {r.get('mb', '')} | {r.get('seconds', '')} | "
+            f"{r.get('wall_seconds', '')} | {r.get('docs_per_s_per_core', '')} | "
+            f"{r.get('mb_per_s_per_core', '')} | {mem_s} | {brief_accuracy(r)} | {r.get('load_before', '')} |"
+            if isinstance(r.get("docs"), int)
+            else f"| {r['what']} | | | {r.get('seconds', '')} | {r.get('wall_seconds', '')} | | | {mem_s} | {brief_accuracy(r)} | {r.get('load_before', '')} |"
+        )
+    lines += [
+        "",
+        "timed s: a stage alone is timed by its own pass (read, score, decide, materialise); a "
+        "pipeline by the driver's clock for the whole run; peers by their own work. process wall "
+        "s: the whole command, Spark start-up included. Per-core rates divide by the 2 cores "
+        "Spark (or the peer) was given. Peak memory is RSS sampled every 0.2 s (driver Python / "
+        "JVM, which hosts the executors in local mode / Python workers / all at one instant). "
+        "load: the 1-minute load average when the run started.",
+        "",
+        *ratio_lines(results["runs"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def brief_accuracy(r: dict) -> str:
+    a = r.get("accuracy")
+    if r.get("headline"):
+        return "see " + r.get("result_file", "")
+    if not a:
+        if "kept_share_per_kind" in r:
+            k = r["kept_share_per_kind"]
+            return "kept: " + ", ".join(f"{kind} {share:.0%}" for kind, share in sorted(k.items()))
+        return ""
+    if "f1" in a:
+        return f"P {a['precision']:.3f} R {a['recall']:.3f} F1 {a['f1']:.3f}"
+    if "recall" in a:
+        clean = a.get("clean_flagged_share")
+        return f"recall {a['recall']} on {'+'.join(a['target_kinds'])}; clean hit {clean}"
+    return json.dumps(a)[:120]
+
+
+def ratio_lines(runs: list[dict]) -> list[str]:
+    """Ours / peer, for the pairs measured in this run at the same size."""
+    by = {r["what"]: r for r in runs if "docs_per_s_per_core" in r}
+    out = []
+    for what, r in by.items():
+        if not what.startswith("ours near_dedup"):
+            continue
+        n = what.rsplit(" ", 1)[1]
+        for peer in ("datatrove MinHash", "text-dedup", "Spark MLlib"):
+            p = next((v for k, v in by.items() if k.startswith(peer) and k.endswith(f" {n}")), None)
+            if p:
+                out.append(
+                    f"- near-dedup at {int(n):,} docs: ours / {peer} = "
+                    f"{r['docs_per_s_per_core'] / p['docs_per_s_per_core']:.1f}x docs/s per core"
+                )
+    q = next((r for w, r in by.items() if w.startswith("ours quality")), None)
+    d = next((r for w, r in by.items() if w.startswith("datatrove filters")), None)
+    if q and d:
+        out.append(
+            f"- quality signals: ours / datatrove's four filters = "
+            f"{q['docs_per_s_per_core'] / d['docs_per_s_per_core']:.0f}x docs/s per core"
+        )
+    return out
 
 
 def main() -> int:
-    failed = []
-    for script, *args in QUICK:
-        t0 = time.monotonic()
-        print(f"== {script} {' '.join(args)}", flush=True)
-        rc = subprocess.call([sys.executable, str(HERE / script), *args])
-        print(f"== {script}: exit {rc} in {time.monotonic() - t0:.0f}s", flush=True)
-        if rc:
-            failed.append(script)
-    if failed:
-        print("failed:", ", ".join(failed))
-    return 1 if failed else 0
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=sorted(MODES), default="quick")
+    ap.add_argument("--sizes", type=int, nargs="+", help="override the mode's corpus sizes")
+    ap.add_argument("--name", help="results file stem (default harness_<mode>)")
+    ap.add_argument(
+        "--peers",
+        nargs="*",
+        choices=["datatrove_minhash", "mllib_runner", "textdedup_spark"],
+        help="near-dedup peers to run (default: the mode's)",
+    )
+    ap.add_argument(
+        "--skip", nargs="*", default=[], choices=["stages", "dedup", "pipeline", "peers", "kernels"]
+    )
+    args = ap.parse_args()
+    sizes = tuple(args.sizes) if args.sizes else MODES[args.mode].sizes
+    peers = tuple(args.peers) if args.peers is not None else None
+    harness = Harness(args.mode, sizes, set(args.skip), args.name, peers)
+    t0 = time.monotonic()
+    try:
+        harness.run()
+    finally:
+        harness.results["total_seconds"] = round(time.monotonic() - t0, 1)
+        harness.save()
+    print(harness.out_json.with_suffix(".md").read_text())
+    return 0
 
 
 if __name__ == "__main__":
