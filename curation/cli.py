@@ -127,6 +127,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         base=args.base,
         lengths=args.lengths,
         edits=args.edits,
+        fmt=args.format,
     )
     print(info)
     return 0
@@ -203,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "light", "recorded"],
         default="auto",
         help="near-duplicate editor; auto: recorded unless base and lengths are the defaults",
+    )
+    g.add_argument(
+        "--format",
+        choices=["delta", "jsonl"],
+        default="delta",
+        help="a Delta table, or gzip JSONL part files (read back with input.format: jsonl)",
     )
     g.add_argument("--master")
     g.set_defaults(func=cmd_sample)

@@ -172,3 +172,18 @@ def test_web_lengths_are_long_tailed():
     assert 1500 <= np.median(sizes) <= 4000
     assert sizes.max() > 50_000
     assert (sizes > 100_000).sum() >= 1
+
+
+def test_jsonl_output_reads_back_through_the_pipeline_reader(spark, tmp_path):
+    from curation.delta import open_store
+    from curation.readers import InputConfig, read_documents
+
+    out = str(tmp_path / "corpus_jsonl")
+    info = S.write_sample_corpus(spark, out, n_docs=300, seed=42, fmt="jsonl")
+    assert "wrote 300 documents" in info and "JSONL" in info
+    docs = read_documents(spark, InputConfig(path=out, format="jsonl"), open_store(spark, "rust"))
+    got = {r["id"]: r["text"] for r in docs.select("id", "text").collect()}
+    want = {d[0]: d[1] for d in (S.make_document(42, i) for i in range(300))}
+    assert got == want
+    with pytest.raises(ValueError, match="fmt must be"):
+        S.write_sample_corpus(spark, out, n_docs=10, fmt="csv")

@@ -338,18 +338,28 @@ def write_sample_corpus(
     base: str = "builtin",
     lengths: str = "sample",
     edits: str = "auto",
+    fmt: str = "delta",
 ) -> str:
-    """Write the corpus as a Delta table at ``out`` (replacing it) and describe what was written."""
+    """Write the corpus at ``out`` (replacing it) as a Delta table or as JSONL part files
+    (``fmt="jsonl"``, gzip-compressed, one object per line, what Dolma-style tools read), and
+    describe what was written."""
     from pyspark.sql import functions as F
 
     from curation.delta import open_store
 
-    store = open_store(spark, engine)
+    if fmt not in ("delta", "jsonl"):
+        raise ValueError(f"fmt must be 'delta' or 'jsonl', got {fmt!r}")
     df = generate_corpus(spark, n_docs, seed, base=base, lengths=lengths, edits=edits)
     generator = f"sample seed={seed}"
     if (base, lengths, edits) != ("builtin", "sample", "auto"):
         generator += f" base={base} lengths={lengths} edits={edits}"
-    version = store.write(df, out, mode="overwrite", metadata={"generator": generator})
-    kinds = store.read(out).groupBy("gen_kind").agg(F.count(F.lit(1)).alias("n")).collect()
+    if fmt == "jsonl":
+        df.write.mode("overwrite").option("compression", "gzip").json(out)
+        written, where = spark.read.json(out, schema=SCHEMA), "JSONL"
+    else:
+        store = open_store(spark, engine)
+        version = store.write(df, out, mode="overwrite", metadata={"generator": generator})
+        written, where = store.read(out), f"Delta version {version}"
+    kinds = written.groupBy("gen_kind").agg(F.count(F.lit(1)).alias("n")).collect()
     mix = ", ".join(f"{r['gen_kind']} {r['n']}" for r in sorted(kinds, key=lambda r: -r["n"]))
-    return f"wrote {n_docs:,} documents to {out} (Delta version {version}): {mix}"
+    return f"wrote {n_docs:,} documents to {out} ({where}): {mix}"
