@@ -77,7 +77,11 @@ MODES = {
         stages_alone=("quality", "near_dedup"),
         filter_peer_docs=200,
         peers=("datatrove_minhash", "mllib_runner"),
-        kernels=(("bench_quality.py", "--docs", "150", "--spark-copies", "4"),),
+        kernels=(
+            ("bench_quality.py", "--docs", "150", "--spark-copies", "4"),
+            ("bench_toxicity.py", "--docs", "3000"),
+            ("bench_fasttext.py", "--docs", "3000", "--repeat", "1"),
+        ),
     ),
     "full": Mode(
         sizes=(100_000, 300_000, 1_000_000),
@@ -245,10 +249,11 @@ class Harness:
         demo = yaml.safe_load((ROOT / "conf/local_demo.yaml").read_text())["stages"]
         first = self.sizes[0]
         corpus0 = self.corpus(first)
-        model = self.model(corpus0)
-        for stage in demo:
-            if stage["kind"] == "fasttext_quality":
-                stage["model_path"] = str(model)
+        if not {"stages", "pipeline"} <= self.skip:  # only those runs score with the model
+            model = self.model(corpus0)
+            for stage in demo:
+                if stage["kind"] == "fasttext_quality":
+                    stage["model_path"] = str(model)
         near = next(s for s in demo if s["kind"] == "near_dedup")
 
         for n in self.sizes:
@@ -258,9 +263,9 @@ class Harness:
                 "path": str(corpus),
                 "mb": round(nbytes / 1e6, 1),
             }
-            alone = (
-                [s for s in demo if s["kind"] in self.mode.stages_alone] if n == first else [near]
-            )
+            alone = [near]
+            if n == first and "stages" not in self.skip:
+                alone = [s for s in demo if s["kind"] in self.mode.stages_alone]
             for stage in alone:
                 if "dedup" in stage["kind"] and "dedup" in self.skip:
                     continue
@@ -472,7 +477,26 @@ def kernel_headline(script: str, data: dict) -> dict:
                 "fasttext_stage_vs_raw",
             )
         }
+    if script == "bench_dedup.py":
+        by = {x.get("bench"): x for x in data.get("lines", [])}
+        kernel, sign = by.get("kernel", {}), by.get("spark-sign", {})
+        return {
+            "signatures_one_core_docs_per_s": kernel.get("fast", {}).get("docs_per_s"),
+            "datasketch_bulk_docs_per_s": kernel.get(
+                "datasketch_library_bulk_after_shingling", {}
+            ).get("docs_per_s"),
+            "signatures_in_spark_docs_per_s_per_core": sign.get("docs_per_s_per_core_wall"),
+        }
     return {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
+
+
+def kernel_lines(runs: list[dict]) -> list[str]:
+    """One line per kernel benchmark with the numbers it exists for."""
+    out = []
+    for r in runs:
+        if r.get("headline"):
+            out.append(f"- {r['what']} ({r['result_file']}): {json.dumps(r['headline'])}")
+    return out
 
 
 def machine() -> dict:
@@ -530,6 +554,8 @@ def markdown(results: dict) -> str:
         "load: the 1-minute load average when the run started.",
         "",
         *ratio_lines(results["runs"]),
+        "",
+        *kernel_lines(results["runs"]),
     ]
     return "\n".join(lines) + "\n"
 
