@@ -41,7 +41,8 @@ def test_pipeline_emits_heartbeats_between_stage_reports(spark, tmp_path, input_
     cfg = config(input_table, str(tmp_path / "out"))
     Pipeline(cfg, spark, open_store(spark, "rust"), progress=lines.append).run("hb")
     start = lines.index("[length] running")
-    report = next(i for i, x in enumerate(lines) if x.startswith("[length] ") and " in " in x)
+    # The stage's own report once its segment committed: "[length]    0.6s  in   12  kept ..."
+    report = next(i for i, x in enumerate(lines) if re.match(r"\[length\]\s+[\d.]+s\s+in\s", x))
     beats = [x for x in lines[start + 1 : report] if re.match(r"\[length\] running \d+s", x)]
     assert beats, lines
 
