@@ -98,7 +98,8 @@ def copy_jaccards(corpus: str | Path) -> tuple[pa.Table, np.ndarray]:
     src = rows.column("gen_source").to_pylist()
     copies = [i for i, s in enumerate(src) if s is not None and s in index]
     need = sorted({*copies, *(index[src[i]] for i in copies)})
-    texts = rows.column("text").take(pa.array(need, pa.int64()))
+    # large_string: a million documents' text passes 2 GB, beyond 32-bit offsets.
+    texts = rows.column("text").cast(pa.large_string()).take(pa.array(need, pa.int64()))
     hashes, offsets = sh.shingle_hashes(texts.combine_chunks().cast(pa.large_string()), 5, "word")
     uh, uo = sh.unique_per_doc(hashes, offsets)
     where = {row: k for k, row in enumerate(need)}
