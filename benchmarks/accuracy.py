@@ -11,7 +11,7 @@ with what it scores. Every figure is over documents whose truth is known:
   below the threshold does not count against a tool that kept it). Only clean documents and
   their copies are scored: generated junk (lorem ipsum pages, boilerplate from one list of lines)
   is legitimately near-duplicate of itself, but the generator does not record those clusters.
-  Removals are scored as in dedup_accuracy.py: a cluster of k calls for k - 1 removals.
+  Removals are scored by dedup_accuracy.score: a cluster of k calls for k - 1 removals.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+from dedup_accuracy import score  # the k - 1 removals rule, one place
 
 from curation.text import shingles as sh
 
@@ -134,23 +135,8 @@ def dedup_accuracy(
     """Precision, recall and F1 of ``removed_ids`` over the clean-origin rows."""
     labels = true_labels(rows, jac, threshold)
     removed = np.array([d in removed_ids for d in rows.column("id").to_pylist()], dtype=bool)
-    size = np.bincount(labels, minlength=len(labels))
-    removed_per = np.bincount(labels[removed], minlength=len(labels))
-    need = np.maximum(size - 1, 0)
-    tp = int(np.minimum(removed_per, need).sum())
-    n_removed, n_need = int(removed.sum()), int(need.sum())
-    p = tp / n_removed if n_removed else 1.0
-    r = tp / n_need if n_need else 1.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    below = int(np.sum(jac < threshold))
-    return {
-        "precision": round(p, 4),
-        "recall": round(r, 4),
-        "f1": round(f1, 4),
-        "removed": n_removed,
-        "true_removals": n_need,
-        "copies_below_threshold": below,
-    }
+    dense = np.unique(labels, return_inverse=True)[1]  # score() wants labels 0..k-1, all used
+    return {**score(dense, removed), "copies_below_threshold": int(np.sum(jac < threshold))}
 
 
 def removed_by_dedup(output: str | Path) -> set[str]:
