@@ -74,7 +74,11 @@ def filter_accuracy(output: str | Path, stage_kind: str) -> dict:
         flag = (tox == "mild") | (tox == "toxic")
     else:
         flag = np.asarray(table.column("dropped"))
-    kinds = per_kind(table, flag)
+    return summarise(per_kind(table, flag), stage_kind)
+
+
+def summarise(kinds: dict[str, dict], stage_kind: str) -> dict:
+    """Recall on the junk kinds ``stage_kind`` targets and the flagged share of clean prose."""
     target = [k for k in JUNK.get(stage_kind, ()) if k in kinds]
     hit = sum(kinds[k]["flagged"] for k in target)
     total = sum(kinds[k]["docs"] for k in target)

@@ -41,6 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -432,20 +434,9 @@ def peer_filter_accuracy(corpus: Path, ids: list[str], dropped: dict[str, str]) 
     kind = dict(
         zip(table.column("id").to_pylist(), table.column("gen_kind").to_pylist(), strict=True)
     )
-    per: dict[str, list[int]] = {}
-    for d in ids:
-        seen_dropped = per.setdefault(kind[d], [0, 0])
-        seen_dropped[0] += 1
-        seen_dropped[1] += d in dropped
-    junk = [k for k in acc.JUNK["quality"] if k in per]
-    hit, total = sum(per[k][1] for k in junk), sum(per[k][0] for k in junk)
-    clean = per.get("clean", [0, 0])
-    return {
-        "target_kinds": junk,
-        "recall": round(hit / total, 4) if total else None,
-        "clean_flagged_share": round(clean[1] / clean[0], 4) if clean[0] else None,
-        "per_kind": {k: {"docs": a, "flagged": b} for k, (a, b) in sorted(per.items())},
-    }
+    seen = pa.table({"gen_kind": [kind[d] for d in ids]})
+    flag = np.array([d in dropped for d in ids], dtype=bool)
+    return acc.summarise(acc.per_kind(seen, flag), "quality")
 
 
 def ours_drops(out: Path) -> dict[str, str]:
