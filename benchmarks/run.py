@@ -62,7 +62,11 @@ THRESHOLD = 0.8
 # A peer that has not finished by then is recorded as such (text-dedup's fixed 512 tasks per
 # step crawl on 2 cores).
 PEER_TIMEOUT = 3600
-GENERATOR_SOURCES = ("curation/datasets/sample.py", "curation/datasets/builtin_text.py")
+GENERATOR_SOURCES = (
+    "curation/datasets/sample.py",
+    "curation/datasets/builtin_text.py",
+    "curation/datasets/real_text.py",
+)
 
 
 @dataclass(frozen=True)
