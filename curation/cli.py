@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from curation.errors import CurationError
 
@@ -28,7 +29,7 @@ def _store(spark, engine: str = "auto"):
 def cmd_run(args: argparse.Namespace) -> int:
     from curation.config import load_config
     from curation.driver import run_pipeline
-    from curation.summary import format_stats, run_stats
+    from curation.summary import SparkTables, format_stats, run_stats
 
     cfg = load_config(args.config, args.set or [])
     t0 = time.monotonic()
@@ -43,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(spark, cfg.storage.engine)
     progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {cfg.output}")
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
-    _, rows = run_stats(store, cfg.output, result.run_id)
+    _, rows = run_stats(SparkTables(store, cfg.output), result.run_id)
     print()
     print(
         f"run {result.run_id}: {result.rows_in:,} documents in, {result.rows_kept:,} kept, "
@@ -56,11 +57,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_results(root: str, master: str | None, read: Callable[[Any], Any]) -> Any:
+    """``read(tables)`` with delta-rs in this process, so no JVM starts for a few small reads;
+    through Spark when ``--master`` asks for it or delta-rs cannot read the tables (a storage
+    pyarrow cannot reach, deletion vectors)."""
+    from curation.errors import DeltaError
+    from curation.summary import ArrowTables, SparkTables
+
+    if master is None:
+        from deltalake.exceptions import DeltaError as RustDeltaError
+
+        try:
+            return read(ArrowTables(root))
+        except (DeltaError, RustDeltaError, OSError) as err:
+            print(f"delta-rs cannot read {root} ({err}); reading it with Spark", file=sys.stderr)
+    spark = _session(master)
+    return read(SparkTables(_store(spark), root))
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from curation.summary import format_stats, run_stats
 
-    spark = _session(args.master)
-    run_id, rows = run_stats(_store(spark), args.output_root, args.run_id)
+    run_id, rows = _read_results(args.output_root, args.master, lambda t: run_stats(t, args.run_id))
     print(f"run {run_id}")
     print(format_stats(rows))
     return 0
@@ -69,8 +87,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from curation.summary import explain, format_explain
 
-    spark = _session(args.master)
-    print(format_explain(explain(_store(spark), args.output_root, args.id)))
+    info = _read_results(args.output_root, args.master, lambda t: explain(t, args.id))
+    print(format_explain(info))
     return 0
 
 
@@ -133,6 +151,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_SPARK_UNLESS_MASTER = (
+    "read the tables with Spark on this master; by default delta-rs reads them, without a JVM"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="curation", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -151,13 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts per stage and reason for a run")
     s.add_argument("output_root")
     s.add_argument("--run-id", help="default: the latest finished run")
-    s.add_argument("--master", help="Spark master for this command (default local[*])")
+    s.add_argument("--master", help=NO_SPARK_UNLESS_MASTER)
     s.set_defaults(func=cmd_stats)
 
     e = sub.add_parser("explain", help="why a document was kept or dropped")
     e.add_argument("output_root")
     e.add_argument("--id", required=True, help="document id")
-    e.add_argument("--master")
+    e.add_argument("--master", help=NO_SPARK_UNLESS_MASTER)
     e.set_defaults(func=cmd_explain)
 
     rep = sub.add_parser("report", help="a self-contained HTML report of a run")

@@ -483,6 +483,11 @@ class _Location:
         return f"{self.spark}/{path}"
 
 
+def location_for_delta_rs(path: str) -> str:
+    """``path`` as delta-rs opens it: local paths made absolute, Hadoop's s3a as plain s3."""
+    return _Location.of(path).delta
+
+
 def _escape_glob(path: str) -> str:
     """Spark expands glob characters in read paths; escape them so a file is read as named."""
     return "".join("\\" + ch if ch in "[]{}*?\\" else ch for ch in path)
@@ -543,7 +548,7 @@ class RustDeltaStore(DeltaStore):
     def read(self, path: str, version: int | None = None) -> DataFrame:
         loc = self._loc(path)
         table = self._open(loc, version)
-        _check_readable(table, loc.shown)
+        check_readable(table, loc.shown)
         schema = spark_schema_from_delta(table.schema().to_json())
         actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
         if not actions:
@@ -897,7 +902,7 @@ def _protocol_features(table: Any) -> tuple[int, set[str], set[str]]:
     )
 
 
-def _check_readable(table: Any, where: str) -> None:
+def check_readable(table: Any, where: str) -> None:
     """Refuse tables whose files do not mean what a plain Parquet read of them gives."""
     reader_version, reader_features, _ = _protocol_features(table)
     config = table.metadata().configuration or {}
@@ -918,7 +923,7 @@ def _check_readable(table: Any, where: str) -> None:
 
 def _check_writable(table: Any, where: str, mode: str) -> None:
     """Refuse writes that would skip checks delta-spark runs on the data itself."""
-    _check_readable(table, where)
+    check_readable(table, where)
     if table.metadata().partition_columns:
         raise DeltaError(
             f"{where} is partitioned by {table.metadata().partition_columns}; the rust engine "

@@ -34,7 +34,7 @@ from curation.driver import table_path
 from curation.errors import CurationError
 from curation.report_html import SAMPLE_CHARS, SAMPLES_PER_REASON, render
 from curation.stages import ShuffleStage, Stage, build_stage
-from curation.summary import run_stats
+from curation.summary import SparkTables, run_stats
 from curation.whatif import run_record, run_rows
 
 # Shares of each histogram's values: rows kept, dropped by the stage owning the column, others.
@@ -155,7 +155,7 @@ def gather(
 ) -> ReportData:
     """Every number the report shows, from a few Spark aggregations over the run's tables."""
     say = progress or (lambda msg: None)
-    run_id, stats = run_stats(store, output_root, run_id)
+    run_id, stats = run_stats(SparkTables(store, output_root), run_id)
     record = run_record(output_root, run_id)
     warnings: list[str] = []
     stages = _stages(record, warnings)

@@ -1,48 +1,106 @@
-"""Read a run's results back: its counts table (``stats``) and one document's fate (``explain``)."""
+"""Read a run's results back: its counts table (``stats``) and one document's fate (``explain``).
+
+Both read through a ``ResultTables``: ``SparkTables`` (any store, any cluster) or ``ArrowTables``
+(delta-rs on this process, no JVM), so ``curation stats`` answers in a second on a laptop.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+from typing import Any, Protocol
 
 from curation import columns as C
 from curation.errors import CurationError
 
 
-def _table(store: Any, root: str, name: str) -> DataFrame:
-    path = f"{root.rstrip('/')}/{name}"
-    if not store.exists(path):
-        raise CurationError(f"no {name!r} table under {root!r}: is this a curation output root?")
-    return store.read(path)
+class ResultTables(Protocol):
+    """The tables under one output root, read as rows (results are small or filtered by id)."""
+
+    root: str
+
+    def exists(self, name: str) -> bool: ...
+
+    def rows(self, name: str, doc_id: str | None = None) -> list[dict]: ...
 
 
-def latest_run_id(store: Any, root: str) -> str:
-    row = (
-        _table(store, root, "stats")
-        .groupBy("run_id")
-        .agg(F.max("finished_at").alias("t"))
-        .orderBy(F.col("t").desc(), F.col("run_id").desc())
-        .first()
-    )
-    if row is None:
-        raise CurationError(f"the stats table under {root!r} is empty: no run has finished there")
-    return row["run_id"]
+class SparkTables:
+    """Through a Delta store's Spark session: works wherever the run itself could read."""
+
+    def __init__(self, store: Any, root: str):
+        self.store, self.root = store, root.rstrip("/")
+
+    def exists(self, name: str) -> bool:
+        return self.store.exists(f"{self.root}/{name}")
+
+    def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
+        from pyspark.sql import functions as F
+
+        df = self.store.read(f"{self.root}/{name}")
+        if doc_id is not None:
+            df = df.filter(F.col(C.ID) == doc_id)
+        return [r.asDict(recursive=True) for r in df.collect()]
 
 
-def run_stats(store: Any, root: str, run_id: str | None = None) -> tuple[str, list[dict]]:
+class ArrowTables:
+    """Through delta-rs and pyarrow in this process: no Spark session, no JVM start-up.
+
+    Refuses (``DeltaError``) what the rust engine cannot read faithfully, e.g. deletion vectors;
+    callers fall back to ``SparkTables`` then.
+    """
+
+    def __init__(self, root: str, storage_options: dict[str, str] | None = None):
+        from curation.delta import location_for_delta_rs
+
+        self.root = root.rstrip("/")
+        self._uri = location_for_delta_rs(self.root)
+        self._options = storage_options
+
+    def exists(self, name: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(f"{self._uri}/{name}", self._options)
+
+    def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
+        import pyarrow.dataset as ds
+        from deltalake import DeltaTable
+
+        from curation.delta import check_readable
+
+        table = DeltaTable(f"{self._uri}/{name}", storage_options=self._options)
+        check_readable(table, f"{self.root}/{name}")
+        where = ds.field(C.ID) == doc_id if doc_id is not None else None
+        return table.to_pyarrow_dataset().to_table(filter=where).to_pylist()
+
+
+def _stats_rows(tables: ResultTables) -> list[dict]:
+    if not tables.exists("stats"):
+        raise CurationError(
+            f"no 'stats' table under {tables.root!r}: is this a curation output root?"
+        )
+    return tables.rows("stats")
+
+
+def latest_run_id(tables: ResultTables) -> str:
+    """The run that finished last (ties broken by the larger run id, as ids sort by time)."""
+    finished: dict[str, Any] = {}
+    for r in _stats_rows(tables):
+        t = r["finished_at"]
+        if t is not None and (r["run_id"] not in finished or t > finished[r["run_id"]]):
+            finished[r["run_id"]] = t
+    if not finished:
+        raise CurationError(
+            f"the stats table under {tables.root!r} is empty: no run has finished there"
+        )
+    return max(finished, key=lambda run: (finished[run], run))
+
+
+def run_stats(tables: ResultTables, run_id: str | None = None) -> tuple[str, list[dict]]:
     """(run id, stats rows in stage order) for ``run_id`` or the latest finished run."""
-    run_id = run_id or latest_run_id(store, root)
-    rows = [
-        r.asDict()
-        for r in _table(store, root, "stats")
-        .filter(F.col("run_id") == run_id)
-        .orderBy("stage_index", F.col("reason").asc_nulls_first())
-        .collect()
-    ]
+    run_id = run_id or latest_run_id(tables)
+    rows = [r for r in _stats_rows(tables) if r["run_id"] == run_id]
     if not rows:
-        raise CurationError(f"run {run_id!r} has no stats under {root!r}")
+        raise CurationError(f"run {run_id!r} has no stats under {tables.root!r}")
+    # Per stage: its total line (reason null) first, then its reasons.
+    rows.sort(key=lambda r: (r["stage_index"], r["reason"] is not None, r["reason"] or ""))
     return run_id, rows
 
 
@@ -64,15 +122,14 @@ def format_stats(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def explain(store: Any, root: str, doc_id: str, max_text: int = 300) -> dict:
+def explain(tables: ResultTables, doc_id: str, max_text: int = 300) -> dict:
     """Whether ``doc_id`` was kept, which stage and reason dropped it, and its signal values."""
     for name in ("documents", "rejected"):
-        path = f"{root.rstrip('/')}/{name}"
-        if not store.exists(path):
+        if not tables.exists(name):
             continue
-        rows = store.read(path).filter(F.col(C.ID) == doc_id).collect()
+        rows = tables.rows(name, doc_id)
         if rows:
-            row = rows[-1].asDict(recursive=True)
+            row = dict(rows[-1])
             text = row.pop(C.TEXT, None) or ""
             signals = {
                 k: v
@@ -89,7 +146,9 @@ def explain(store: Any, root: str, doc_id: str, max_text: int = 300) -> dict:
                 "signals": signals,
                 "copies": len(rows),
             }
-    raise CurationError(f"no document with id {doc_id!r} in documents or rejected under {root!r}")
+    raise CurationError(
+        f"no document with id {doc_id!r} in documents or rejected under {tables.root!r}"
+    )
 
 
 def format_explain(info: dict) -> str:

@@ -31,7 +31,7 @@ from curation.driver import READ_STAGE, plan, table_path
 from curation.errors import ConfigError, CurationError
 from curation.stages import STAGES_BY_KIND, RowStage, ShuffleStage, Stage, build_stage
 from curation.stages.base import with_decision
-from curation.summary import run_stats
+from curation.summary import SparkTables, run_stats
 
 # Columns added to the compared rows; the underscore keeps them clear of signal names.
 RUN_STAGE, RUN_REASON = "run_drop_stage", "run_drop_reason"
@@ -248,7 +248,8 @@ def whatif(
     ``overrides`` are ``stages.<stage>.<field>=VALUE`` strings, as for ``curation run --set``.
     ``spark`` is accepted for a uniform command signature; the store's session reads the tables.
     """
-    run_id, stats = run_stats(store, output_root, run_id)  # a clear error for an unfinished run
+    # A clear error for an unfinished run.
+    run_id, stats = run_stats(SparkTables(store, output_root), run_id)
     record = run_record(output_root, run_id)
     cfg, changes = plan_overrides(record["config"], overrides)
     stages = [build_stage(s) for s in cfg.stages]

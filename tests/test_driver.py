@@ -283,15 +283,16 @@ def test_cli_run_stats_explain(tmp_path, input_table):
     assert stats.returncode == 0, stats.stderr[-2000:]
     assert "run cli-1" in stats.stdout and "length:too_many_words" in stats.stdout
 
-    why = _cli(["explain", out, "--id", "short1", "--master", "local[1]"])
+    # Without --master, delta-rs reads the tables (tests/test_summary.py covers that path).
+    why = _cli(["explain", out, "--id", "short1"])
     assert why.returncode == 0, why.stderr[-2000:]
     assert "DROPPED by stage 'length', reason 'length:too_few_words'" in why.stdout
     assert "len_words" in why.stdout
 
-    kept = _cli(["explain", out, "--id", "ok3", "--master", "local[1]"])
+    kept = _cli(["explain", out, "--id", "ok3"])
     assert "outcome: KEPT" in kept.stdout
 
-    missing = _cli(["explain", out, "--id", "nope", "--master", "local[1]"])
+    missing = _cli(["explain", out, "--id", "nope"])
     assert missing.returncode == 2 and "no document with id 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr
 
