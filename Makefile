@@ -59,7 +59,7 @@ $(PEERS)/.installed: | $(STAMP)
 bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/run.py --mode quick
 
-# Full mode: 100k, 300k and 1M documents, each stage alone, the pipeline, all peers (hours).
+# Full mode: 100k, 300k and 1M documents, each stage alone, the pipeline, all peers (95 min here).
 bench-full: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python benchmarks/run.py --mode full
 

@@ -61,14 +61,11 @@ class ArrowTables:
 
     def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
         import pyarrow.dataset as ds
-        from deltalake import DeltaTable
 
-        from curation.delta import check_readable
+        from curation.delta import read_arrow
 
-        table = DeltaTable(f"{self._uri}/{name}", storage_options=self._options)
-        check_readable(table, f"{self.root}/{name}")
         where = ds.field(C.ID) == doc_id if doc_id is not None else None
-        return table.to_pyarrow_dataset().to_table(filter=where).to_pylist()
+        return read_arrow(f"{self.root}/{name}", where, self._options).to_pylist()
 
 
 def _stats_rows(tables: ResultTables) -> list[dict]:

@@ -84,9 +84,12 @@ def test_cli_stats_and_explain_start_no_jvm(two_runs):
     assert stats.returncode == 0, stats.stderr[-2000:]
     assert stats.stdout.startswith("run r1") and "length:too_many_words" in stats.stdout
 
-    why = cli("explain", two_runs, "--id", "long0")
-    assert why.returncode == 0, why.stderr[-2000:]
-    assert "outcome: KEPT" in why.stdout  # r2 (max 250 words) kept it; r1 had dropped it
+    # Repeated: reading through DeltaTable.to_pyarrow_dataset aborted the interpreter at exit
+    # in about half the runs (exit -6), after printing the right answer.
+    for _ in range(6):
+        why = cli("explain", two_runs, "--id", "long0")
+        assert why.returncode == 0, why.stderr[-2000:]
+        assert "outcome: KEPT" in why.stdout  # r2 (max 250 words) kept it; r1 had dropped it
 
     missing = cli("explain", two_runs, "--id", "nope")
     assert missing.returncode == 2 and "no document with id 'nope'" in missing.stderr
