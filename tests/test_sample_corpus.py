@@ -187,3 +187,16 @@ def test_jsonl_output_reads_back_through_the_pipeline_reader(spark, tmp_path):
     assert got == want
     with pytest.raises(ValueError, match="fmt must be"):
         S.write_sample_corpus(spark, out, n_docs=10, fmt="csv")
+
+
+def test_a_sample_from_an_older_schema_is_replaced(spark, tmp_path):
+    """`make run` regenerates data/sample; one written before a column was added is replaced."""
+    from curation.delta import open_store
+
+    out = str(tmp_path / "sample")
+    store = open_store(spark, "rust")
+    store.write(spark.createDataFrame([("old", "older text")], "id string, text string"), out)
+    S.write_sample_corpus(spark, out, n_docs=40, seed=1)
+    table = store.read(out)
+    assert "gen_edits" in table.columns and table.count() == 40
+    assert table.filter("id = 'old'").count() == 0

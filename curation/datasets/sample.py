@@ -358,7 +358,11 @@ def write_sample_corpus(
         written, where = spark.read.json(out, schema=SCHEMA), "JSONL"
     else:
         store = open_store(spark, engine)
-        version = store.write(df, out, mode="overwrite", metadata={"generator": generator})
+        # The table is the generator's output: a sample from an older release (other columns)
+        # is replaced whole, as a re-run of `make run` expects.
+        version = store.write(
+            df, out, mode="overwrite", overwrite_schema=True, metadata={"generator": generator}
+        )
         written, where = store.read(out), f"Delta version {version}"
     kinds = written.groupBy("gen_kind").agg(F.count(F.lit(1)).alias("n")).collect()
     mix = ", ".join(f"{r['gen_kind']} {r['n']}" for r in sorted(kinds, key=lambda r: -r["n"]))
