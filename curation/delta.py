@@ -484,9 +484,9 @@ class _Location:
         return f"{self.spark}/{path}"
 
 
-def location_for_delta_rs(path: str) -> str:
-    """``path`` as delta-rs opens it: local paths made absolute, Hadoop's s3a as plain s3."""
-    return _Location.of(path).delta
+def is_delta_table(path: str, storage_options: dict[str, str] | None = None) -> bool:
+    """Whether ``path`` holds a Delta table, asked of delta-rs (no Spark)."""
+    return _is_table(_Location.of(path), storage_options)
 
 
 def read_arrow(
@@ -500,14 +500,8 @@ def read_arrow(
     ``DeltaTable.to_pyarrow_dataset`` (a Python-backed file system) aborted the interpreter at
     exit about half the time ("terminate called without an active exception").
     """
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     loc = _Location.of(path)
-    try:
-        table = DeltaTable(loc.delta, storage_options=storage_options)
-    except TableNotFoundError as err:
-        raise DeltaError(f"no Delta table at {loc.shown} (no _delta_log there)") from err
+    table = _open_table(loc, storage_options)
     check_readable(table, loc.shown)
     if table.metadata().partition_columns:
         raise DeltaError(f"{loc.shown} is partitioned: read it through Spark")
@@ -824,27 +818,38 @@ class RustDeltaStore(DeltaStore):
         return _Location.of(path)
 
     def _exists(self, loc: _Location) -> bool:
-        from deltalake import DeltaTable
-
-        return DeltaTable.is_deltatable(loc.delta, self.storage_options)
+        return _is_table(loc, self.storage_options)
 
     def _open(self, loc: _Location, version: int | None = None) -> Any:
-        from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaError as RustDeltaError
-        from deltalake.exceptions import TableNotFoundError
+        return _open_table(loc, self.storage_options, version)
 
-        try:
-            return DeltaTable(loc.delta, version=version, storage_options=self.storage_options)
-        except TableNotFoundError as err:
-            raise DeltaError(f"no Delta table at {loc.shown} (no _delta_log there)") from err
-        except RustDeltaError as err:
-            if version is not None and DeltaTable.is_deltatable(loc.delta, self.storage_options):
-                latest = DeltaTable(loc.delta, storage_options=self.storage_options).version()
-                raise DeltaError(
-                    f"{loc.shown} has no version {version}: its versions run up to {latest} "
-                    "(older ones may have been removed by log cleanup)"
-                ) from err
-            raise DeltaError(f"cannot open the Delta table at {loc.shown}: {err}") from err
+
+def _is_table(loc: _Location, storage_options: dict[str, str] | None) -> bool:
+    from deltalake import DeltaTable
+
+    return DeltaTable.is_deltatable(loc.delta, storage_options)
+
+
+def _open_table(
+    loc: _Location, storage_options: dict[str, str] | None, version: int | None = None
+) -> Any:
+    """The delta-rs table at ``loc``, with delta-rs' errors turned into ones a user can act on."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError as RustDeltaError
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(loc.delta, version=version, storage_options=storage_options)
+    except TableNotFoundError as err:
+        raise DeltaError(f"no Delta table at {loc.shown} (no _delta_log there)") from err
+    except RustDeltaError as err:
+        if version is not None and _is_table(loc, storage_options):
+            latest = DeltaTable(loc.delta, storage_options=storage_options).version()
+            raise DeltaError(
+                f"{loc.shown} has no version {version}: its versions run up to {latest} "
+                "(older ones may have been removed by log cleanup)"
+            ) from err
+        raise DeltaError(f"cannot open the Delta table at {loc.shown}: {err}") from err
 
 
 def _delete_quietly(target: _Location, is_file: bool = False) -> None:

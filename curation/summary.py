@@ -48,16 +48,13 @@ class ArrowTables:
     """
 
     def __init__(self, root: str, storage_options: dict[str, str] | None = None):
-        from curation.delta import location_for_delta_rs
-
         self.root = root.rstrip("/")
-        self._uri = location_for_delta_rs(self.root)
         self._options = storage_options
 
     def exists(self, name: str) -> bool:
-        from deltalake import DeltaTable
+        from curation.delta import is_delta_table
 
-        return DeltaTable.is_deltatable(f"{self._uri}/{name}", self._options)
+        return is_delta_table(f"{self.root}/{name}", self._options)
 
     def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
         import pyarrow.dataset as ds
@@ -76,24 +73,23 @@ def _stats_rows(tables: ResultTables) -> list[dict]:
     return tables.rows("stats")
 
 
-def latest_run_id(tables: ResultTables) -> str:
+def _latest(stats: list[dict], root: str) -> str:
     """The run that finished last (ties broken by the larger run id, as ids sort by time)."""
     finished: dict[str, Any] = {}
-    for r in _stats_rows(tables):
+    for r in stats:
         t = r["finished_at"]
         if t is not None and (r["run_id"] not in finished or t > finished[r["run_id"]]):
             finished[r["run_id"]] = t
     if not finished:
-        raise CurationError(
-            f"the stats table under {tables.root!r} is empty: no run has finished there"
-        )
+        raise CurationError(f"the stats table under {root!r} is empty: no run has finished there")
     return max(finished, key=lambda run: (finished[run], run))
 
 
 def run_stats(tables: ResultTables, run_id: str | None = None) -> tuple[str, list[dict]]:
     """(run id, stats rows in stage order) for ``run_id`` or the latest finished run."""
-    run_id = run_id or latest_run_id(tables)
-    rows = [r for r in _stats_rows(tables) if r["run_id"] == run_id]
+    stats = _stats_rows(tables)  # read once: the latest run is picked from the same rows
+    run_id = run_id or _latest(stats, tables.root)
+    rows = [r for r in stats if r["run_id"] == run_id]
     if not rows:
         raise CurationError(f"run {run_id!r} has no stats under {tables.root!r}")
     # Per stage: its total line (reason null) first, then its reasons.
