@@ -13,10 +13,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from curation.errors import ConfigError
+from curation.frozen import FrozenModel
 from curation.readers import InputConfig
 from curation.session import SparkSettings
 from curation.stages import STAGE_CLASSES
-from curation.stages.base import FrozenModel
 
 # The discriminated union of every registered stage config, keyed by `kind`.
 StageConfigUnion = Annotated[

@@ -34,8 +34,8 @@ from pyspark.sql import types as T
 
 from curation import columns as C
 from curation.errors import ConfigError
+from curation.frozen import FrozenModel
 from curation.session import is_connect
-from curation.stages.base import FrozenModel
 
 READ_STAGE = "read"
 SOURCE = "read_source"  # the file a row came from (the table path for Delta reads without it)

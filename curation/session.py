@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 from pyspark.sql import SparkSession
 
-from curation.stages.base import FrozenModel
+from curation.frozen import FrozenModel
 
 # Settings every session needs for our tables and UDFs; safe to set at runtime.
 RUNTIME_DEFAULTS = {

@@ -56,9 +56,9 @@ from pyspark.sql.types import ArrayType, StringType
 
 from curation import columns as C
 from curation.errors import ConfigError, CurationError
+from curation.frozen import FrozenModel
 from curation.readers import InputConfig, detect_format, read_documents
 from curation.session import SparkSettings
-from curation.stages.base import FrozenModel
 from curation.stages.classifier import (
     LABEL_PATTERN,
     FastTextQuality,

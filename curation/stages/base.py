@@ -21,18 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField
 
 from curation import columns as C
-
-
-class FrozenModel(BaseModel):
-    """Base for every config model: unknown keys are errors, instances are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from curation.frozen import FrozenModel
 
 
 class StageConfig(FrozenModel):

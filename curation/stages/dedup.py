@@ -57,8 +57,8 @@ from pyspark.sql.types import (
 
 from curation import columns as C
 from curation.errors import ConfigError
+from curation.frozen import FrozenModel
 from curation.stages.base import (
-    FrozenModel,
     ShuffleResult,
     ShuffleStage,
     StageConfig,

@@ -33,7 +33,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StringType, StructField
 
 from curation import columns as C
-from curation.stages.base import FrozenModel, RowStage, Rule, StageConfig
+from curation.frozen import FrozenModel
+from curation.stages.base import RowStage, Rule, StageConfig
 from curation.text.c4 import C4_END_PUNCTUATION, C4Params
 from curation.text.quality_signals import SIGNALS, SignalParams, score_documents
 from curation.text.stopwords import gopher_stop_words, stop_words

@@ -41,8 +41,9 @@ from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField
 
 from curation import columns as C
 from curation.errors import ConfigError
+from curation.frozen import FrozenModel
 from curation.models import ModelRef, load_fasttext, local_ref, ship_model
-from curation.stages.base import FrozenModel, RowStage, StageConfig
+from curation.stages.base import RowStage, StageConfig
 from curation.text.fasttext_prep import PrepMode, prepare_texts
 from curation.text.sentences import sentence_spans
 from curation.text.toxicity_lexicon import (
