@@ -29,6 +29,7 @@ def _store(spark, engine: str = "auto"):
 def cmd_run(args: argparse.Namespace) -> int:
     from curation.config import load_config
     from curation.driver import run_pipeline
+    from curation.run_layout import RESULT_TABLES
     from curation.summary import SparkTables, format_stats, run_stats
 
     cfg = load_config(args.config, args.set or [])
@@ -52,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(format_stats(rows))
     print()
-    for name in ("documents", "rejected", "stats"):
+    for name in RESULT_TABLES:
         print(f"  {name:<10} {result.table(name)}")
     return 0
 

@@ -110,7 +110,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node = nxt
     last = parts[-1]
     if isinstance(node, list):
-        node[_stage_index(node, last, parts, item)] = value
+        node[stage_index(node, last, parts, item)] = value
     elif isinstance(node, dict):
         node[last] = value
     else:
@@ -119,7 +119,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 
 def _child(node: Any, part: str, path: Sequence[str], item: str) -> Any:
     if isinstance(node, list):
-        return node[_stage_index(node, part, path, item)]
+        return node[stage_index(node, part, path, item)]
     if not isinstance(node, dict):
         raise ConfigError(f"--set {item!r}: {'.'.join(path[:-1])} is not a mapping")
     if node.get(part) is None:
@@ -127,7 +127,8 @@ def _child(node: Any, part: str, path: Sequence[str], item: str) -> Any:
     return node[part]
 
 
-def _stage_index(stages: list[Any], part: str, path: Sequence[str], item: str) -> int:
+def stage_index(stages: list[Any], part: str, path: Sequence[str], item: str) -> int:
+    """Index in a raw ``stages`` list of the stage named (or of kind) ``part``, or at index ``part``."""
     names = [(s.get("name") or s.get("kind")) if isinstance(s, dict) else None for s in stages]
     if part in names:
         return names.index(part)

@@ -13,54 +13,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    DoubleType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
 
 from curation import columns as C
 from curation.config import RunConfig
+from curation.delta import DeltaStore, open_store
 from curation.errors import ConfigError, InvariantError, PlanError
 from curation.progress import Heartbeat
+from curation.readers import READ_STAGE, read_documents
+from curation.run_layout import DOCUMENTS, REJECTED, STATS, RunLayout, app_id
+from curation.session import get_session
 from curation.stages import RowStage, ShuffleStage, Stage, build_stage
-from curation.stages.base import ensure_decision_columns
+from curation.stages.base import NO_CUTOFFS, Cutoffs, ensure_decision_columns
 from curation.stages.rowwise import decide, score
-
-READ_STAGE = "read"
-TABLES = ("documents", "rejected", "stats")
-# Test hook: exit hard right after committing this segment, as a killed driver would.
-CRASH_ENV = "CURATION_CRASH_AFTER_SEGMENT"
-
-STATS_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),
-        StructField("stage_index", IntegerType(), False),
-        StructField("stage", StringType(), False),
-        StructField("kind", StringType(), False),
-        StructField("reason", StringType(), True),  # null: the stage's totals row
-        StructField("rows_in", LongType(), False),
-        StructField("rows_kept", LongType(), False),
-        StructField("rows_dropped", LongType(), False),
-        StructField("seconds", DoubleType(), False),
-        StructField("details", StringType(), True),  # JSON: thresholds used, fused stages...
-        StructField("finished_at", TimestampType(), False),
-    ]
-)
+from curation.stats_table import STATS_SCHEMA, StageStats, stats_rows
 
 
 @dataclass
@@ -78,21 +51,6 @@ class Segment:
 
 
 @dataclass
-class StageStats:
-    stage: str
-    kind: str
-    rows_in: int
-    rows_kept: int
-    dropped: dict[str, int]
-    seconds: float
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rows_dropped(self) -> int:
-        return sum(self.dropped.values())
-
-
-@dataclass
 class RunResult:
     run_id: str
     output: str
@@ -103,14 +61,12 @@ class RunResult:
     resumed_segments: int = 0
 
     def table(self, name: str) -> str:
-        return table_path(self.output, name)
+        return RunLayout(self.output).table(name)
 
 
 Progress = Callable[[str], None]
-
-
-def table_path(root: str, name: str) -> str:
-    return f"{root.rstrip('/')}/{name}"
+# Called after each segment commits; tests use it to kill the driver at a segment boundary.
+AfterSegment = Callable[["Segment"], None]
 
 
 def plan(stages: Sequence[Stage]) -> list[Segment]:
@@ -176,26 +132,28 @@ class Pipeline:
         self,
         cfg: RunConfig,
         spark: SparkSession,
-        store: Any,
+        store: DeltaStore,
         progress: Progress | None = None,
         stages: Sequence[Stage] | None = None,
+        after_segment: AfterSegment | None = None,
     ):
         """``stages`` replaces the stages built from ``cfg.stages`` (custom stages in notebooks)."""
         self.cfg = cfg
         self.spark = spark
         self.store = store
+        self.layout = RunLayout(cfg.output)
         self.progress = progress or (lambda msg: None)
+        self.after_segment = after_segment or (lambda seg: None)
         self.stages: list[Stage] = (
             list(stages) if stages is not None else [build_stage(s) for s in cfg.stages]
         )
         self.segments = plan(self.stages)
-        self._decided_cache: dict[int, DataFrame] = {}
+        # Per segment: its decided rows and each row stage's cutoffs, computed once per run.
+        self._decided_cache: dict[int, tuple[DataFrame, dict[str, Cutoffs]]] = {}
 
     # -- public -------------------------------------------------------------------------------
 
     def run(self, run_id: str | None = None) -> RunResult:
-        from curation.readers import read_documents
-
         run_id = run_id or new_run_id()
         check_plan(self.stages)
         self._claim_run(run_id)
@@ -210,10 +168,10 @@ class Pipeline:
         resumed = 0
         current = source  # rows entering the next segment
         total_in: int | None = None
+        app = app_id(run_id)
         for seg in self.segments or [Segment(0, [])]:
             t0 = time.monotonic()
-            path = self._work_path(run_id, seg.index)
-            app = self._app_id(run_id)
+            path = self.layout.segment(run_id, seg.index)
             if self.store.txn_version(path, app) is not None:
                 resumed += 1
                 self.progress(f"[{seg.label}] already committed in run {run_id}; resuming after it")
@@ -248,8 +206,7 @@ class Pipeline:
                 )
             stats.extend(seg_stats)
             current = decided.filter(F.col(C.DROP_REASON).isNull())
-            if os.environ.get(CRASH_ENV) == str(seg.index):
-                os._exit(3)
+            self.after_segment(seg)
 
         result = self._commit_outputs(run_id, stats, total_in or 0, time.monotonic() - started)
         result.resumed_segments = resumed
@@ -269,8 +226,8 @@ class Pipeline:
             for name, aux_rows in result.aux.items():
                 self.store.write(
                     aux_rows.withColumn("run_id", F.lit(run_id)),
-                    table_path(self.cfg.output, name),
-                    app_id=self._app_id(run_id),
+                    self.layout.table(name),
+                    app_id=app_id(run_id),
                     txn_version=seg.index + 1,
                     metadata={"run_id": run_id, "stage": stage.name},
                 )
@@ -284,8 +241,11 @@ class Pipeline:
 
     def _decided(self, seg: Segment, rows: DataFrame) -> DataFrame:
         """Rows of a work table with the segment's decisions (row stages decide on read)."""
+        return self._decide(seg, rows)[0]
+
+    def _decide(self, seg: Segment, rows: DataFrame) -> tuple[DataFrame, dict[str, Cutoffs]]:
         if not seg.stages or seg.is_shuffle:
-            return rows
+            return rows, {}
         # Memoised so run-level statistics inside rules (e.g. a top-k% quantile) are computed once.
         if seg.index not in self._decided_cache:
             self._decided_cache[seg.index] = decide(rows, seg.stages)  # type: ignore[arg-type]
@@ -300,6 +260,7 @@ class Pipeline:
             .agg(F.count(F.lit(1)).alias("n"))
             .collect()
         }
+        cutoffs = self._decided_cache[seg.index][1] if seg.index in self._decided_cache else {}
         total = sum(counts.values())
         kept = counts.get((None, None), 0)
         out: list[StageStats] = []
@@ -315,7 +276,7 @@ class Pipeline:
         for stage in seg.stages:
             drops = {r: n for (s, r), n in counts.items() if s == stage.name}
             details = {"fused_with": [s.name for s in seg.stages]} if len(seg.stages) > 1 else {}
-            details.update(getattr(stage, "run_details", lambda: {})())
+            details.update(stage.run_details(cutoffs.get(stage.name, NO_CUTOFFS)))
             st = StageStats(
                 stage.name,
                 stage.config.kind,
@@ -335,7 +296,7 @@ class Pipeline:
         return out, kept
 
     def _read_aux(self, name: str, run_id: str) -> DataFrame | None:
-        path = table_path(self.cfg.output, name)
+        path = self.layout.table(name)
         if not self.store.exists(path):
             return None
         # Rows this run committed before a crash must not count as prior documents on resume.
@@ -346,15 +307,15 @@ class Pipeline:
     def _commit_outputs(
         self, run_id: str, stats: list[StageStats], total_in: int, seconds: float
     ) -> RunResult:
-        last = self.segments[-1].index if self.segments else 0
-        final = self._decided(
-            self.segments[-1] if self.segments else Segment(0, []),
-            self.store.read(self._work_path(run_id, last)),
-        )
+        segments = self.segments or [Segment(0, [])]
+        work = {
+            seg.index: self.store.read(self.layout.segment(run_id, seg.index)) for seg in segments
+        }
+        final = self._decided(segments[-1], work[segments[-1].index])
         kept = final.filter(F.col(C.DROP_REASON).isNull())
         rejected = None
-        for seg in self.segments or [Segment(0, [])]:
-            rows = self._decided(seg, self.store.read(self._work_path(run_id, seg.index)))
+        for seg in segments:
+            rows = self._decided(seg, work[seg.index])
             names = [s.name for s in seg.stages] + ([READ_STAGE] if seg.index == 0 else [])
             mine = rows.filter(F.col(C.DROP_STAGE).isin(names))
             rejected = (
@@ -364,27 +325,12 @@ class Pipeline:
         for f in kept.schema.fields:
             if f.name not in rejected.columns:
                 rejected = rejected.withColumn(f.name, F.lit(None).cast(f.dataType))
-        meta = {"run_id": run_id}
-        app = self._app_id(run_id)
-        root = self.cfg.output
         kept = kept.drop(C.DUP_OF) if C.DUP_OF in kept.columns else kept
         # The run id on every output row ties it to its stats, config and lineage.
         kept = kept.withColumn("run_id", F.lit(run_id))
         rejected = rejected.withColumn("run_id", F.lit(run_id))
-        self.store.write(
-            kept,
-            table_path(root, "documents"),
-            app_id=app,
-            txn_version=1,
-            metadata={**meta, "stage": "documents"},
-        )
-        self.store.write(
-            rejected,
-            table_path(root, "rejected"),
-            app_id=app,
-            txn_version=1,
-            metadata={**meta, "stage": "rejected"},
-        )
+        self._commit_table(DOCUMENTS, kept, run_id)
+        self._commit_table(REJECTED, rejected, run_id)
         rows_kept = stats[-1].rows_kept if stats else total_in
         rows_rejected = sum(s.rows_dropped for s in stats)
         if total_in != rows_kept + rows_rejected:
@@ -392,111 +338,41 @@ class Pipeline:
                 f"run {run_id}: {total_in} rows in but {rows_kept} kept + {rows_rejected} rejected"
             )
         stat_rows = stats_rows(run_id, stats, total_in, rows_kept, rows_rejected, seconds)
+        self._commit_table(STATS, self.spark.createDataFrame(stat_rows, STATS_SCHEMA), run_id)
+        return RunResult(run_id, self.cfg.output, stats, total_in, rows_kept, rows_rejected)
+
+    def _commit_table(self, name: str, rows: DataFrame, run_id: str) -> None:
+        """Append ``rows`` to a result table, once per run however often the run is resumed."""
         self.store.write(
-            self.spark.createDataFrame(stat_rows, STATS_SCHEMA),
-            table_path(root, "stats"),
-            app_id=app,
+            rows,
+            self.layout.table(name),
+            app_id=app_id(run_id),
             txn_version=1,
-            metadata={**meta, "stage": "stats"},
+            metadata={"run_id": run_id, "stage": name},
         )
-        return RunResult(run_id, root, stats, total_in, rows_kept, rows_rejected)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def _work_path(self, run_id: str, index: int) -> str:
-        return table_path(self.cfg.output, f"_runs/{run_id}/segment_{index:02d}")
-
-    @staticmethod
-    def _app_id(run_id: str) -> str:
-        return f"curation:{run_id}"
-
     def _claim_run(self, run_id: str) -> None:
         """Record the config of a new run; refuse to resume a run id with a different config."""
-        import pyarrow.fs as pafs
-
-        fs, base = pafs.FileSystem.from_uri(_as_uri(table_path(self.cfg.output, f"_runs/{run_id}")))
         fingerprint = config_fingerprint(self.cfg)
-        marker = f"{base}/run.json"
-        info = fs.get_file_info(marker)
-        if info.type == pafs.FileType.File:
-            with fs.open_input_stream(marker) as fh:
-                previous = json.loads(fh.read().decode())
+        previous = self.layout.read_record(run_id)
+        if previous is not None:
             if previous.get("fingerprint") != fingerprint:
                 raise ConfigError(
                     f"run id {run_id!r} was started with a different input, output or stages; "
                     "re-run it with the same config, or use a new --run-id"
                 )
             return
-        fs.create_dir(base, recursive=True)
-        body = {
-            "run_id": run_id,
-            "fingerprint": fingerprint,
-            "started_at": datetime.now(timezone.utc).isoformat(),
-            "config": json.loads(self.cfg.model_dump_json()),
-        }
-        with fs.open_output_stream(marker) as fh:
-            fh.write(json.dumps(body, indent=2).encode())
-
-
-def stats_rows(
-    run_id: str,
-    stats: Sequence[StageStats],
-    total_in: int,
-    rows_kept: int,
-    rows_rejected: int,
-    seconds: float,
-) -> list[tuple]:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows: list[tuple] = []
-    for i, s in enumerate(stats):
-        details = json.dumps(s.details, sort_keys=True) if s.details else None
-        rows.append(
-            (
-                run_id,
-                i,
-                s.stage,
-                s.kind,
-                None,
-                s.rows_in,
-                s.rows_kept,
-                s.rows_dropped,
-                float(s.seconds),
-                details,
-                now,
-            )
-        )
-        for reason, n in sorted(s.dropped.items()):
-            rows.append(
-                (
-                    run_id,
-                    i,
-                    s.stage,
-                    s.kind,
-                    reason,
-                    s.rows_in,
-                    s.rows_kept,
-                    int(n),
-                    float(s.seconds),
-                    None,
-                    now,
-                )
-            )
-    rows.append(
-        (
+        self.layout.write_record(
             run_id,
-            len(stats),
-            "run",
-            "run",
-            None,
-            total_in,
-            rows_kept,
-            rows_rejected,
-            float(seconds),
-            None,
-            now,
+            {
+                "run_id": run_id,
+                "fingerprint": fingerprint,
+                "started_at": datetime.now(timezone.utc).isoformat(),
+                "config": json.loads(self.cfg.model_dump_json()),
+            },
         )
-    )
-    return rows
 
 
 def config_fingerprint(cfg: RunConfig) -> str:
@@ -509,20 +385,14 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def _as_uri(path: str) -> str:
-    return path if "://" in path else os.path.abspath(path)
-
-
 def run_pipeline(
     cfg: RunConfig,
     spark: SparkSession | None = None,
     run_id: str | None = None,
     progress: Progress | None = None,
+    after_segment: AfterSegment | None = None,
 ) -> RunResult:
     """Run ``cfg`` end to end (building a session and picking the Delta engine if needed)."""
-    from curation.delta import open_store
-    from curation.session import get_session
-
     spark = spark or get_session(cfg.spark)
     store = open_store(spark, cfg.storage.engine)
-    return Pipeline(cfg, spark, store, progress).run(run_id)
+    return Pipeline(cfg, spark, store, progress, after_segment=after_segment).run(run_id)

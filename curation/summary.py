@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import pyarrow.dataset as ds
+from pyspark.sql import functions as F
+
 from curation import columns as C
+from curation.delta import DeltaStore, is_delta_table, read_arrow
 from curation.errors import CurationError
+from curation.run_layout import DOCUMENTS, ROW_TABLES, STATS, RunLayout
+from curation.stats_table import RUN_ROW
 
 
 class ResultTables(Protocol):
@@ -25,16 +31,15 @@ class ResultTables(Protocol):
 class SparkTables:
     """Through a Delta store's Spark session: works wherever the run itself could read."""
 
-    def __init__(self, store: Any, root: str):
+    def __init__(self, store: DeltaStore, root: str):
         self.store, self.root = store, root.rstrip("/")
+        self._layout = RunLayout(root)
 
     def exists(self, name: str) -> bool:
-        return self.store.exists(f"{self.root}/{name}")
+        return self.store.exists(self._layout.table(name))
 
     def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
-        from pyspark.sql import functions as F
-
-        df = self.store.read(f"{self.root}/{name}")
+        df = self.store.read(self._layout.table(name))
         if doc_id is not None:
             df = df.filter(F.col(C.ID) == doc_id)
         return [r.asDict(recursive=True) for r in df.collect()]
@@ -49,28 +54,23 @@ class ArrowTables:
 
     def __init__(self, root: str, storage_options: dict[str, str] | None = None):
         self.root = root.rstrip("/")
+        self._layout = RunLayout(root)
         self._options = storage_options
 
     def exists(self, name: str) -> bool:
-        from curation.delta import is_delta_table
-
-        return is_delta_table(f"{self.root}/{name}", self._options)
+        return is_delta_table(self._layout.table(name), self._options)
 
     def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
-        import pyarrow.dataset as ds
-
-        from curation.delta import read_arrow
-
         where = ds.field(C.ID) == doc_id if doc_id is not None else None
-        return read_arrow(f"{self.root}/{name}", where, self._options).to_pylist()
+        return read_arrow(self._layout.table(name), where, self._options).to_pylist()
 
 
 def _stats_rows(tables: ResultTables) -> list[dict]:
-    if not tables.exists("stats"):
+    if not tables.exists(STATS):
         raise CurationError(
-            f"no 'stats' table under {tables.root!r}: is this a curation output root?"
+            f"no '{STATS}' table under {tables.root!r}: is this a curation output root?"
         )
-    return tables.rows("stats")
+    return tables.rows(STATS)
 
 
 def _latest(stats: list[dict], root: str) -> str:
@@ -103,8 +103,8 @@ def format_stats(rows: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         if r["reason"] is None:
-            name = r["stage"] if r["stage"] != "run" else "TOTAL"
-            if r["stage"] == "run":
+            name = r["stage"] if r["stage"] != RUN_ROW else "TOTAL"
+            if r["stage"] == RUN_ROW:
                 lines.append("-" * len(header))
             lines.append(
                 f"{name:<22} {'':<38} {r['rows_in']:>12,} {r['rows_kept']:>12,} "
@@ -117,7 +117,7 @@ def format_stats(rows: list[dict]) -> str:
 
 def explain(tables: ResultTables, doc_id: str, max_text: int = 300) -> dict:
     """Whether ``doc_id`` was kept, which stage and reason dropped it, and its signal values."""
-    for name in ("documents", "rejected"):
+    for name in ROW_TABLES:
         if not tables.exists(name):
             continue
         rows = tables.rows(name, doc_id)
@@ -131,7 +131,7 @@ def explain(tables: ResultTables, doc_id: str, max_text: int = 300) -> dict:
             }
             return {
                 "id": doc_id,
-                "kept": name == "documents",
+                "kept": name == DOCUMENTS,
                 "stage": row.get(C.DROP_STAGE),
                 "reason": row.get(C.DROP_REASON),
                 "dup_of": row.get(C.DUP_OF),

@@ -1,6 +1,6 @@
 """What-if: re-apply changed thresholds to a finished run's stored signals, without rescoring.
 
-The run's config is rebuilt from ``_runs/<run_id>/run.json`` with the overrides applied; the
+The run's config is rebuilt from its run record (``run_layout``) with the overrides applied; the
 decisions of row stages are reset and re-made with ``rules()`` over the stored signal columns of
 ``documents`` and ``rejected`` together, in the run's order. No model runs, no signal is
 recomputed, and only a small aggregate reaches the driver.
@@ -16,8 +16,6 @@ cannot re-choose survivors. Such rows are counted as *unknown* and each such sta
 from __future__ import annotations
 
 import copy
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +24,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from curation import columns as C
-from curation.config import RunConfig, _stage_index, apply_override, validate_config
-from curation.driver import READ_STAGE, plan, table_path
+from curation.config import RunConfig, apply_override, stage_index, validate_config
+from curation.delta import DeltaStore
+from curation.driver import plan
 from curation.errors import ConfigError, CurationError
+from curation.readers import READ_STAGE
+from curation.run_layout import RunLayout
 from curation.stages import STAGES_BY_KIND, RowStage, ShuffleStage, Stage, build_stage
 from curation.stages.base import with_decision
 from curation.summary import SparkTables, run_stats
@@ -45,40 +46,6 @@ UNKNOWN = "(unknown)"
 
 
 # -- reading a finished run -------------------------------------------------------------------
-
-
-def run_record(output_root: str, run_id: str) -> dict[str, Any]:
-    """The run's ``run.json`` (run id, fingerprint, start time and full config)."""
-    import pyarrow.fs as pafs
-
-    base = table_path(output_root, f"_runs/{run_id}/run.json")
-    uri = base if "://" in base else os.path.abspath(base)
-    fs, path = pafs.FileSystem.from_uri(uri)
-    if fs.get_file_info(path).type != pafs.FileType.File:
-        raise CurationError(
-            f"run {run_id!r} has no record at {base}: was it written by `curation run` into "
-            f"{output_root!r}?"
-        )
-    with fs.open_input_stream(path) as fh:
-        body = json.loads(fh.read().decode())
-    if not isinstance(body.get("config"), dict):
-        raise CurationError(f"{base} has no 'config' object; the run record is incomplete")
-    return body
-
-
-def run_rows(store: Any, output_root: str, run_id: str) -> DataFrame:
-    """Every row of run ``run_id``: its ``documents`` and ``rejected`` rows, aligned by name."""
-    parts = []
-    for name in ("documents", "rejected"):
-        path = table_path(output_root, name)
-        if store.exists(path):
-            parts.append(store.read(path).filter(F.col("run_id") == F.lit(run_id)))
-    if not parts:
-        raise CurationError(f"no documents or rejected table under {output_root!r}")
-    rows = parts[0]
-    for more in parts[1:]:
-        rows = rows.unionByName(more, allowMissingColumns=True)
-    return rows
 
 
 # -- the result -------------------------------------------------------------------------------
@@ -199,7 +166,7 @@ def _check_override_key(raw: dict[str, Any], item: str) -> None:
             "stages.<stage>.<field>=VALUE, e.g. stages.length.min_words=80"
         )
     stages = raw.get("stages") or []
-    spec = stages[_stage_index(stages, parts[1], parts[:2], item)]
+    spec = stages[stage_index(stages, parts[1], parts[:2], item)]
     cls = STAGES_BY_KIND.get(spec.get("kind")) if isinstance(spec, dict) else None
     if cls is None:
         raise ConfigError(f"--set {item!r}: stage {parts[1]!r} has no known kind")
@@ -238,7 +205,7 @@ def _not_a_threshold(stage: str, name: str, cls: type[Stage]) -> str:
 
 def whatif(
     spark: SparkSession,
-    store: Any,
+    store: DeltaStore,
     output_root: str,
     overrides: list[str],
     run_id: str | None = None,
@@ -250,10 +217,10 @@ def whatif(
     """
     # A clear error for an unfinished run.
     run_id, stats = run_stats(SparkTables(store, output_root), run_id)
-    record = run_record(output_root, run_id)
+    record = RunLayout(output_root).load_record(run_id)
     cfg, changes = plan_overrides(record["config"], overrides)
     stages = [build_stage(s) for s in cfg.stages]
-    result = compare(run_rows(store, output_root, run_id), stages, run_id, changes)
+    result = compare(RunLayout(output_root).run_rows(store, run_id), stages, run_id, changes)
     rows_in = next((r["rows_in"] for r in stats if r["stage"] == "run"), None)
     if rows_in is not None and rows_in != result.total:
         result.notes.append(
@@ -333,7 +300,8 @@ def replay(rows: DataFrame, stages: Sequence[Stage]) -> DataFrame:
         # As in the driver: every stage of the segment decides over the segment's input.
         scored = df.filter(F.col(C.DROP_REASON).isNull())
         for stage in seg.stages:
-            df = with_decision(df, stage.name, stage.rules(scored))  # type: ignore[union-attr]
+            rules = stage.rules(scored, stage.cutoffs(scored))  # type: ignore[union-attr]
+            df = with_decision(df, stage.name, rules)
     unknown = F.col(UNKNOWN_AT).isNotNull()
     df = df.withColumn(C.DROP_STAGE, F.when(~unknown, F.col(C.DROP_STAGE)))
     df = df.withColumn(C.DROP_REASON, F.when(~unknown, F.col(C.DROP_REASON)))

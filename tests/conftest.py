@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,31 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"needs the shared data folder {SHARED_DATA} (absent in a user's fresh clone)")
     return SHARED_DATA
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(spark, capsys):
+    """``curation ARGS`` in this process, on the suite's Spark session: no JVM start-up.
+
+    For tests of what a command does; a test of the process itself (exit at interpreter
+    shutdown, no JVM on PATH, a hard kill) runs ``python -m curation.cli`` instead.
+    """
+    from curation.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capsys.readouterr()
+        return CliResult(int(code or 0), out, err)
+
+    return run

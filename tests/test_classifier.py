@@ -78,6 +78,17 @@ def _run(spark, stage, rows, partitions: int = 2):
     return apply_row_stages(df, [stage]).collect()
 
 
+def _run_with_cutoffs(spark, stage, rows, partitions: int = 2):
+    """Decided rows and the cutoffs the stage returned (the driver records these)."""
+    from curation.stages.base import ensure_decision_columns
+    from curation.stages.rowwise import decide, score
+
+    df = ensure_decision_columns(spark.createDataFrame(rows, SCHEMA).repartition(partitions))
+    stage.prepare(spark)
+    decided, used = decide(score(df, [stage]), [stage])
+    return decided.collect(), used[stage.name]
+
+
 # --- text preparation ------------------------------------------------------------------------
 
 
@@ -125,15 +136,17 @@ def test_scores_match_direct_predict(spark, model_path, prep):
 def test_keep_top_percent_keeps_about_that_share_and_records_threshold(spark, model_path):
     rows = _mixed_rows(400)
     stage = FastTextQuality(FastTextQualityConfig(model_path=model_path, keep_top_percent=25))
-    out = _run(spark, stage, rows, partitions=4)
+    out, cutoffs = _run_with_cutoffs(spark, stage, rows, partitions=4)
     kept = [r for r in out if r["drop_reason"] is None]
     dropped = [r for r in out if r["drop_reason"] is not None]
     assert abs(len(kept) - 100) <= 8, len(kept)
-    thr = stage.last_threshold
+    thr = cutoffs["threshold"]
     assert thr is not None and 0.0 < thr < 1.0
-    assert stage.run_details()["threshold"] == thr
-    assert stage.run_details()["keep_top_percent"] == 25
-    assert stage.thresholds() == {"quality_score": {"threshold": thr}}
+    assert stage.run_details(cutoffs)["threshold"] == thr
+    assert stage.run_details(cutoffs)["keep_top_percent"] == 25
+    assert stage.thresholds(cutoffs) == {"quality_score": {"threshold": thr}}
+    # Nothing is stored on the stage: without the run's cutoffs there is no top-k% cut to show.
+    assert stage.thresholds() == {}
     assert all(r["quality_score"] >= thr for r in kept)
     assert all(r["quality_score"] < thr for r in dropped)
     assert {r["drop_reason"] for r in dropped} == {"fasttext_quality:low_score"}
@@ -154,7 +167,7 @@ def test_top_percent_ignores_rows_already_dropped(spark, model_path):
     stage = FastTextQuality(FastTextQualityConfig(model_path=model_path, keep_top_percent=50))
     stage.prepare(spark)
     scored = score(df, [stage]).cache()
-    out = decide(scored, [stage]).collect()
+    out = decide(scored, [stage])[0].collect()
     live = [r for r in out if r["id"] < "d0100"]
     kept = [r for r in live if r["drop_reason"] is None]
     assert abs(len(kept) - 50) <= 5, len(kept)
@@ -166,8 +179,10 @@ def test_absolute_threshold_and_null_text(spark, model_path):
     rows = _mixed_rows(30) + [("null", None)]
     stage = FastTextQuality(FastTextQualityConfig(model_path=model_path, threshold=0.5))
     assert stage.config.keep_top_percent is None
-    out = {r["id"]: r for r in _run(spark, stage, rows)}
-    assert stage.last_threshold == 0.5
+    decided, cutoffs = _run_with_cutoffs(spark, stage, rows)
+    out = {r["id"]: r for r in decided}
+    assert cutoffs == {"threshold": 0.5}
+    assert stage.thresholds() == {"quality_score": {"threshold": 0.5}}
     assert out["null"]["quality_score"] is None
     assert out["null"]["drop_reason"] == "fasttext_quality:low_score"
     for rid, _ in rows[:-1]:

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import CRASH_ENV, Pipeline, check_plan, plan
+from curation.driver import Pipeline, check_plan, plan
 from curation.errors import ConfigError, InvariantError, PlanError
 from curation.stages import build_stage
 from curation.stages.base import ShuffleResult, ShuffleStage, StageConfig
@@ -233,7 +233,7 @@ def _table_rows(store, path):
     return sorted(tuple(r) for r in store.read(path).drop("run_id").collect())
 
 
-def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table):
+def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table, run_cli):
     """A driver killed between segments, re-run with the same id, equals a clean run."""
     store = open_store(spark, "rust")
     dup = spark.createDataFrame(
@@ -244,11 +244,14 @@ def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table):
     crashed_out, clean_out = str(tmp_path / "crashed"), str(tmp_path / "clean")
     recipe = str(_recipe(tmp_path, input_table, crashed_out, stages))
 
-    first = _cli(["run", recipe, "--run-id", "job-1"], {CRASH_ENV: "0"})
+    # A real process killed after segment 0 commits; the resume runs on this test's session.
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    crash = [sys.executable, str(Path(__file__).parent / "crash_run.py"), recipe, "job-1", "0"]
+    first = subprocess.run(crash, capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 3, first.stderr[-2000:]
     assert not store.exists(f"{crashed_out}/documents")  # died before the final commits
 
-    second = _cli(["run", recipe, "--run-id", "job-1"])
+    second = run_cli("run", recipe, "--run-id", "job-1")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "[length] already committed" in second.stdout
     assert "[exact_dedup] running" in second.stdout
@@ -272,32 +275,33 @@ def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table):
     assert store.read(f"{crashed_out}/documents").count() == 8
 
 
-def test_cli_run_stats_explain(tmp_path, input_table):
+def test_cli_run_stats_explain(tmp_path, input_table, run_cli):
     out = str(tmp_path / "out")
-    res = _cli(["run", str(_recipe(tmp_path, input_table, out)), "--run-id", "cli-1"])
+    res = run_cli("run", str(_recipe(tmp_path, input_table, out)), "--run-id", "cli-1")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "12 documents in, 8 kept, 4 rejected" in res.stdout
     assert "length:too_few_words" in res.stdout and f"{out}/documents" in res.stdout
 
-    stats = _cli(["stats", out, "--master", "local[1]"])
+    stats = run_cli("stats", out, "--master", "local[1]")
     assert stats.returncode == 0, stats.stderr[-2000:]
     assert "run cli-1" in stats.stdout and "length:too_many_words" in stats.stdout
 
     # Without --master, delta-rs reads the tables (tests/test_summary.py covers that path).
-    why = _cli(["explain", out, "--id", "short1"])
+    why = run_cli("explain", out, "--id", "short1")
     assert why.returncode == 0, why.stderr[-2000:]
     assert "DROPPED by stage 'length', reason 'length:too_few_words'" in why.stdout
     assert "len_words" in why.stdout
 
-    kept = _cli(["explain", out, "--id", "ok3"])
+    kept = run_cli("explain", out, "--id", "ok3")
     assert "outcome: KEPT" in kept.stdout
 
-    missing = _cli(["explain", out, "--id", "nope"])
+    missing = run_cli("explain", out, "--id", "nope")
     assert missing.returncode == 2 and "no document with id 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
 def test_cli_config_error_has_no_traceback(tmp_path):
+    # A subprocess: what is under test is the process's exit code and its stderr as a whole.
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: {path: x}\noutput: o\nstages: [{kind: length, min_words: -3}]\n")
     res = _cli(["run", str(bad)])

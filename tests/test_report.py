@@ -17,7 +17,8 @@ from curation.datasets.sample import generate_corpus
 from curation.delta import open_store
 from curation.driver import Pipeline
 from curation.errors import CurationError
-from curation.report import _layout, write_report
+from curation.report import write_report
+from curation.report.gather import _layout
 from curation.stages.quality import QualityConfig
 
 RUN_ID = "report-demo"

@@ -163,7 +163,9 @@ def test_thresholds_are_reapplied_from_stored_signal_columns_only(spark):
     strict = QualityConfig(gopher_quality={"min_doc_words": 500})
     loose = QualityConfig(gopher_quality={"max_avg_word_length": 30, "min_stop_words": None})
     reasons = {
-        name: {r["id"]: r[C.DROP_REASON] for r in decide(signals_only, [QualityStage(c)]).collect()}
+        name: {
+            r["id"]: r[C.DROP_REASON] for r in decide(signals_only, [QualityStage(c)])[0].collect()
+        }
         for name, c in (("strict", strict), ("loose", loose))
     }
     assert reasons["strict"] == {

@@ -15,9 +15,10 @@ from curation.datasets.sample import generate_corpus
 from curation.delta import open_store
 from curation.driver import Pipeline
 from curation.errors import ConfigError, CurationError
+from curation.run_layout import RunLayout
 from curation.stages.base import ShuffleResult, ShuffleStage, StageConfig
 from curation.stages.length import LengthFilter, LengthFilterConfig
-from curation.whatif import KEPT, UNKNOWN, UNKNOWN_AT, compare, run_rows, whatif
+from curation.whatif import KEPT, UNKNOWN, UNKNOWN_AT, compare, whatif
 
 RUN = "wi-1"
 
@@ -39,7 +40,9 @@ def config(input_path, out, min_words):
 
 def outcomes(store, out, run_id):
     """id -> (drop_stage, drop_reason) of every row of a run, from its output tables."""
-    rows = run_rows(store, out, run_id).select(C.ID, C.DROP_STAGE, C.DROP_REASON).collect()
+    rows = (
+        RunLayout(out).run_rows(store, run_id).select(C.ID, C.DROP_STAGE, C.DROP_REASON).collect()
+    )
     return {r[C.ID]: (r[C.DROP_STAGE], r[C.DROP_REASON]) for r in rows}
 
 
@@ -189,7 +192,7 @@ def _dedup_whatif(store, out, min_words):
         LengthFilter(LengthFilterConfig(min_words=min_words, max_words=None)),
         GroupDedup(GroupDedupConfig()),
     ]
-    result = compare(run_rows(store, out, "dd"), stages, "dd")
+    result = compare(RunLayout(out).run_rows(store, "dd"), stages, "dd")
     rows = result.decisions.select(C.ID, C.DROP_REASON, UNKNOWN_AT).collect()
     return result, {r[C.ID]: r[C.DROP_REASON] or r[UNKNOWN_AT] for r in rows}
 

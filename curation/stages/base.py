@@ -18,6 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -52,25 +53,44 @@ class StageConfig(FrozenModel):
 Rule = tuple[str, Column]
 # A scorer maps an Arrow batch (input columns plus what earlier stages added) to new columns.
 Scorer = Callable[[pa.RecordBatch], Mapping[str, pa.Array]]
+# Cut values that depend on the run's data (e.g. the score at a top-k% quantile), by name.
+Cutoffs = Mapping[str, float | None]
+NO_CUTOFFS: Cutoffs = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """Where the run report charts a stage's signal columns.
+
+    ``absent`` completes "No data: ..." when no stage of the run fills the section.
+    """
+
+    id: str
+    title: str
+    absent: str
+
+
+HEURISTICS = ReportSection(
+    "heuristics", "Heuristic signals", "no heuristic signal columns (length, q_*) in this run"
+)
 
 
 class Stage(ABC):
-    """What every stage declares so the driver can check a plan before any Spark action."""
+    """What every stage declares so the driver, what-if and the report need nothing else.
+
+    The driver checks a plan from ``requires``/``output_fields`` before any Spark action,
+    what-if re-decides from ``decision_fields``, the stats table records ``run_details`` and the
+    report charts ``output_fields`` in ``report_section`` with ``thresholds`` drawn in.
+    """
 
     config_class: ClassVar[type[StageConfig]]
     # Config fields read only by rules(), never by scoring: `curation whatif` may change these
     # and re-decide from the stored signals. Everything else needs a re-run to change.
     decision_fields: ClassVar[frozenset[str]] = frozenset()
+    report_section: ClassVar[ReportSection] = HEURISTICS
 
     def __init__(self, config: StageConfig):
         self.config = config
-
-    def thresholds(self) -> Mapping[str, Mapping[str, float]]:
-        """Cut values the rules compare signal columns with, for reports (optional).
-
-        >>> LengthFilter(cfg).thresholds()   # {"len_words": {"min_words": 50, ...}}
-        """
-        return {}
 
     @property
     def name(self) -> str:
@@ -87,6 +107,17 @@ class Stage(ABC):
     def prepare(self, spark: Any) -> None:  # noqa: B027 - optional hook
         """Driver-side setup before the stage runs (e.g. ship a model file to executors)."""
 
+    def thresholds(self, cutoffs: Cutoffs = NO_CUTOFFS) -> Mapping[str, Mapping[str, float]]:
+        """Cut values per signal column, for the report (``cutoffs``: the run's, if any).
+
+        >>> LengthFilter(cfg).thresholds()   # {"len_words": {"min_words": 50, ...}}
+        """
+        return {}
+
+    def run_details(self, cutoffs: Cutoffs = NO_CUTOFFS) -> dict[str, Any]:
+        """Run-level facts for the stats table's ``details`` (the cutoffs used, by default)."""
+        return dict(cutoffs)
+
 
 class RowStage(Stage):
     """A stage that scores each row independently, then decides with column expressions."""
@@ -95,12 +126,17 @@ class RowStage(Stage):
     def scorer(self) -> Scorer:
         """Build the batch scorer. Runs on executors; load models here (once per worker)."""
 
+    def cutoffs(self, scored: DataFrame) -> Cutoffs:
+        """Cut values computed from the run's scored rows (e.g. a top-k% quantile); most
+        stages have none. Called once per decision; the result is passed to ``rules``."""
+        return NO_CUTOFFS
+
     @abstractmethod
-    def rules(self, scored: DataFrame) -> Sequence[Rule]:
+    def rules(self, scored: DataFrame, cutoffs: Cutoffs) -> Sequence[Rule]:
         """Decision rules over the scored columns, in priority order.
 
-        ``scored`` is the materialised output of scoring; rules that need a statistic of the run
-        (e.g. a top-k% quantile) compute it from there.
+        ``scored`` is the materialised output of scoring (its columns tell which signals
+        exist); ``cutoffs`` is what ``cutoffs(scored)`` returned.
         """
 
 

@@ -8,8 +8,8 @@ model's JSON sidecar, and ``prepare`` refuses a config that disagrees with it).
 
 Scoring: one ``model.predict(texts, k=-1)`` call per Arrow batch. Deciding: either an absolute
 ``threshold`` or ``keep_top_percent``, whose threshold is the run's (1 - k/100) quantile of the
-score over the rows still kept when the stage decides (``approxQuantile``). The threshold used is
-in ``last_threshold`` and in ``run_details()`` (the driver writes the latter to the stats table).
+score over the rows still kept when the stage decides (``approxQuantile``), returned by
+``cutoffs`` and passed to ``rules``; the driver writes it to the stats table (``run_details``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from pyspark.sql.types import DoubleType, StructField
 from curation import columns as C
 from curation.errors import ConfigError
 from curation.models import ModelRef, load_fasttext, local_ref, ship_model
-from curation.stages.base import RowStage, StageConfig
+from curation.stages.base import NO_CUTOFFS, Cutoffs, ReportSection, RowStage, StageConfig
 from curation.text.fasttext_prep import PrepMode, prepare_array
 
 REASON_LOW = "fasttext_quality:low_score"
+THRESHOLD = "threshold"  # the cutoff's name in cutoffs, run details and the report
 LABEL_PATTERN = r"^__label__\S+$"
 
 
@@ -95,11 +96,13 @@ class FastTextQuality(RowStage):
     config_class = FastTextQualityConfig
     config: FastTextQualityConfig
     decision_fields = frozenset({"threshold", "keep_top_percent", "quantile_relative_error"})
+    report_section = ReportSection(
+        "quality", "Quality score", "no model-based quality stage in this run"
+    )
 
     def __init__(self, config: FastTextQualityConfig):
         super().__init__(config)
         self._model: ModelRef | None = None
-        self.last_threshold: float | None = config.threshold
 
     def output_fields(self):
         return [StructField(self.config.score_column, DoubleType())]
@@ -119,27 +122,34 @@ class FastTextQuality(RowStage):
 
         return run
 
-    def rules(self, scored: DataFrame):
+    def cutoffs(self, scored: DataFrame) -> Cutoffs:
+        """``threshold``: the absolute cut, or the run's top-k% quantile (None: nothing scored)."""
         cfg = self.config
-        score = F.col(cfg.score_column)
-        if cfg.keep_top_percent is not None:
-            self.last_threshold = top_percent_threshold(
-                scored, cfg.score_column, cfg.keep_top_percent, cfg.quantile_relative_error
-            )
-        if self.last_threshold is None:  # nothing scored: nothing to compare with
+        if cfg.keep_top_percent is None:
+            return {THRESHOLD: cfg.threshold}
+        cut = top_percent_threshold(
+            scored, cfg.score_column, cfg.keep_top_percent, cfg.quantile_relative_error
+        )
+        return {THRESHOLD: cut}
+
+    def rules(self, scored: DataFrame, cutoffs: Cutoffs):
+        score = F.col(self.config.score_column)
+        cut = cutoffs.get(THRESHOLD)
+        if cut is None:  # nothing scored: nothing to compare with
             return [(REASON_LOW, score.isNull())]
-        return [(REASON_LOW, score.isNull() | (score < F.lit(self.last_threshold)))]
+        return [(REASON_LOW, score.isNull() | (score < F.lit(cut)))]
 
-    def thresholds(self):
-        """The cut used (after rules() for top-k%: the run's quantile)."""
-        if self.last_threshold is None:
+    def thresholds(self, cutoffs: Cutoffs = NO_CUTOFFS):
+        """The cut used: the absolute threshold, or the run's quantile when ``cutoffs`` has it."""
+        cut = cutoffs.get(THRESHOLD, self.config.threshold)
+        if not isinstance(cut, (int, float)):
             return {}
-        return {self.config.score_column: {"threshold": self.last_threshold}}
+        return {self.config.score_column: {THRESHOLD: float(cut)}}
 
-    def run_details(self) -> dict[str, object]:
+    def run_details(self, cutoffs: Cutoffs = NO_CUTOFFS) -> dict[str, object]:
         """Run-level facts for the stats table: the threshold used and how it was chosen."""
         return {
-            "threshold": self.last_threshold,
+            THRESHOLD: cutoffs.get(THRESHOLD, self.config.threshold),
             "keep_top_percent": self.config.keep_top_percent,
             "model_path": self.config.model_path,
         }

@@ -24,7 +24,7 @@ from pyspark.sql.types import DoubleType, StringType, StructField
 from curation import columns as C
 from curation.errors import ConfigError
 from curation.models import ModelRef, load_fasttext, local_ref, ship_model
-from curation.stages.base import RowStage, StageConfig
+from curation.stages.base import NO_CUTOFFS, ReportSection, RowStage, StageConfig
 from curation.text.fasttext_prep import prepare_array
 
 LANG = "lang"
@@ -88,6 +88,7 @@ class LangIdConfig(StageConfig):
 
 class LangId(RowStage):
     config_class = LangIdConfig
+    report_section = ReportSection("language", "Language", "no language-ID stage in this run")
     config: LangIdConfig
     decision_fields = frozenset({"allowed", "min_score"})
 
@@ -113,7 +114,7 @@ class LangId(RowStage):
 
         return run
 
-    def rules(self, scored):
+    def rules(self, scored, cutoffs):
         cfg, rules = self.config, []
         if cfg.allowed:
             rules.append(
@@ -123,7 +124,7 @@ class LangId(RowStage):
             rules.append(("langid:low_score", F.col(LANG_SCORE) < cfg.min_score))
         return rules
 
-    def thresholds(self):
+    def thresholds(self, cutoffs=NO_CUTOFFS):
         return {LANG_SCORE: {"min_score": self.config.min_score}} if self.config.min_score else {}
 
 

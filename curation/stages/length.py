@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StructField
 
 from curation import columns as C
-from curation.stages.base import RowStage, StageConfig
+from curation.stages.base import NO_CUTOFFS, RowStage, StageConfig
 
 
 class LengthFilterConfig(StageConfig):
@@ -49,7 +49,7 @@ class LengthFilter(RowStage):
 
         return run
 
-    def rules(self, scored):
+    def rules(self, scored, cutoffs):
         cfg, rules = self.config, []
         if cfg.min_words is not None:
             rules.append(("length:too_few_words", F.col("len_words") < cfg.min_words))
@@ -61,7 +61,7 @@ class LengthFilter(RowStage):
             rules.append(("length:too_many_chars", F.col("len_chars") > cfg.max_chars))
         return rules
 
-    def thresholds(self):
+    def thresholds(self, cutoffs=NO_CUTOFFS):
         cfg, out = self.config, {}
         for column, fields in (
             ("len_words", ("min_words", "max_words")),

@@ -34,7 +34,7 @@ from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StringType, 
 
 from curation import columns as C
 from curation.frozen import FrozenModel
-from curation.stages.base import RowStage, Rule, StageConfig
+from curation.stages.base import NO_CUTOFFS, Cutoffs, RowStage, Rule, StageConfig
 from curation.text.c4 import C4_END_PUNCTUATION, C4Params
 from curation.text.quality_signals import SIGNALS, SignalParams, score_documents
 from curation.text.stopwords import gopher_stop_words, stop_words
@@ -477,7 +477,7 @@ class QualityStage(RowStage):
             expr = F.when(cond, F.lit(v)) if expr is None else expr.when(cond, F.lit(v))
         return expr.otherwise(F.lit(default))
 
-    def rules(self, scored: DataFrame) -> list[Rule]:
+    def rules(self, scored: DataFrame, cutoffs: Cutoffs) -> list[Rule]:
         lang = self._lang(scored)
         rules: list[Rule] = [(NO_TEXT_REASON, F.col("q_n_chars").isNull())]
         for family, reason, column, op, field in RULE_TABLE:
@@ -500,7 +500,7 @@ class QualityStage(RowStage):
             rules.append((f"{family}:{reason}", cond))
         return rules
 
-    def thresholds(self) -> Mapping[str, Mapping[str, float]]:
+    def thresholds(self, cutoffs: Cutoffs = NO_CUTOFFS) -> Mapping[str, Mapping[str, float]]:
         """Default cut values by signal column (per-language overrides not included)."""
         out: dict[str, dict[str, float]] = {}
         for family, _reason, column, op, field in RULE_TABLE:

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import to_arrow_type
 from pyspark.sql.types import StructField, StructType
 
-from curation.stages.base import RowStage, ensure_decision_columns, with_decision
+from curation.stages.base import Cutoffs, RowStage, ensure_decision_columns, with_decision
 
 # Scorers built on this Python worker, keyed by stage identity. Spark reuses Python workers
 # (spark.python.worker.reuse, on by default), so models load once per worker, not per batch.
@@ -78,14 +78,19 @@ def _as_type(arr: pa.Array | pa.ChunkedArray, typ: pa.DataType) -> pa.Array:
     return arr if arr.type == typ else arr.cast(typ)
 
 
-def decide(scored: DataFrame, stages: Sequence[RowStage]) -> DataFrame:
-    """Apply each stage's rules in order over already scored rows; first decision wins."""
+def decide(scored: DataFrame, stages: Sequence[RowStage]) -> tuple[DataFrame, dict[str, Cutoffs]]:
+    """Apply each stage's rules in order over already scored rows; first decision wins.
+
+    Returns the decided rows and each stage's cutoffs (computed once here, from ``scored``).
+    """
     out = ensure_decision_columns(scored)
+    used: dict[str, Cutoffs] = {}
     for stage in stages:
-        out = with_decision(out, stage.name, stage.rules(scored))
-    return out
+        used[stage.name] = stage.cutoffs(scored)
+        out = with_decision(out, stage.name, stage.rules(scored, used[stage.name]))
+    return out, used
 
 
 def apply_row_stages(df: DataFrame, stages: Sequence[RowStage]) -> DataFrame:
     """Score then decide, for notebook use: ``df.transform(apply_row_stages, [stage, ...])``."""
-    return decide(score(ensure_decision_columns(df), stages), stages)
+    return decide(score(ensure_decision_columns(df), stages), stages)[0]

@@ -10,10 +10,17 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from curation import columns as C
-from curation.report_svg import (
+from curation.report.model import (
+    SAMPLE_CHARS,
+    SAMPLES_PER_REASON,
+    Categories,
+    Histogram,
+    ReportData,
+)
+from curation.report.svg import (
     COLORS,
     esc,
     fmt_bytes,
@@ -26,22 +33,8 @@ from curation.report_svg import (
     svg_histogram,
 )
 
-if TYPE_CHECKING:
-    from curation.report import Categories, Histogram, ReportData
-
-TEMPLATE = Path(__file__).parent / "data" / "report_template.html"
+TEMPLATE = Path(__file__).parents[1] / "data" / "report_template.html"
 SHOWN_CATEGORIES = 15
-# Rejected documents shown per drop reason, and how much of each text.
-SAMPLES_PER_REASON = 3
-SAMPLE_CHARS = 600
-# Sections of signal charts, in page order: (id, title, what is missing when empty).
-SIGNAL_SECTIONS = (
-    ("heuristics", "Heuristic signals", "no heuristic signal columns (length, q_*) in this run"),
-    ("language", "Language", "no language-ID stage in this run"),
-    ("quality", "Quality score", "no model-based quality stage in this run"),
-    ("toxicity", "Toxicity", "no toxicity stage in this run"),
-    ("duplicates", "Duplicates", "no deduplication stage in this run"),
-)
 
 
 def _pct(part: float, whole: float) -> str:
@@ -55,8 +48,10 @@ def render(data: ReportData) -> str:
         ("funnel", "Funnel", _funnel_html(data)),
         ("drops", "Drops by stage and reason", _drops_html(data)),
     ]
-    for sid, title, empty in SIGNAL_SECTIONS:
-        sections.append((sid, title, _signals_html(data, sid, empty)))
+    for section in data.sections:
+        sections.append(
+            (section.id, section.title, _signals_html(data, section.id, section.absent))
+        )
     sections += [
         ("samples", "Sample rejected documents", _samples_html(data)),
         ("timings", "Timings", _timings_html(data)),
@@ -182,7 +177,7 @@ def _drops_html(data: ReportData) -> str:
 def _signals_html(data: ReportData, section: str, empty: str) -> str:
     hists = [h for h in data.histograms if h.signal.section == section]
     cats = [c for c in data.categories if c.signal.section == section]
-    clusters = data.cluster_sizes if section == "duplicates" else None
+    clusters = data.cluster_sizes if section == data.cluster_section else None
     skipped = [why for where, why in data.skipped if where == section]
     if not hists and not cats and not clusters:
         note = f" Not charted: {'; '.join(skipped)}." if skipped else ""

@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from curation.report import Histogram
+from curation.report.model import Histogram
 
 # kept, dropped by the stage that wrote the signal, dropped by another stage
 COLORS = ("#3f8f5f", "#c8503c", "#b9b9b9")

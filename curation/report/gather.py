@@ -1,15 +1,9 @@
-"""The run report: one self-contained HTML file (inline CSS and SVG, no script, no network).
+"""Every number the run report shows, gathered from the run's Delta tables in a few Spark passes.
 
-Everything shown is computed in Spark from the run's Delta tables with a handful of aggregations
-(drops and bytes per stage; a profile of every signal column; one pass for all histograms and
-value counts; a stratified sample per drop reason); only those small aggregates reach the
-driver, so a report over a billion rows costs a few scans, never a collect. ``report_html``
-turns the gathered numbers into the page.
-
->>> write_report(spark, store, "out/demo")             # -> "report.html"
-
-Counts in the funnel and drop tables are those of the ``stats`` table and carry ``data-*``
-attributes (``data-stage``, ``data-reason``, ``data-rows-dropped`` ...) for tools and tests.
+Drops and bytes per stage; a profile of every signal column; one pass for all histograms and
+value counts; a stratified sample per drop reason. Only those small aggregates reach the driver,
+so a report over a billion rows costs a few scans, never a collect. Which columns are signals,
+which section charts them and which thresholds to draw come from what each stage declares.
 """
 
 from __future__ import annotations
@@ -18,10 +12,8 @@ import json
 import math
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata as importlib_metadata
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -30,15 +22,26 @@ from pyspark.sql import types as T
 
 from curation import columns as C
 from curation.config import validate_config
-from curation.driver import table_path
+from curation.delta import DeltaStore
 from curation.errors import CurationError
-from curation.report_html import SAMPLE_CHARS, SAMPLES_PER_REASON, render
-from curation.stages import ShuffleStage, Stage, build_stage
+from curation.report.model import (
+    HERE,
+    KEPT,
+    OTHER,
+    OTHER_SIGNALS,
+    SAMPLE_CHARS,
+    SAMPLES_PER_REASON,
+    Categories,
+    Histogram,
+    ReportData,
+    Signal,
+)
+from curation.run_layout import REJECTED, RESULT_TABLES, RunLayout
+from curation.stages import STAGE_CLASSES, Stage, build_stage
+from curation.stages.base import ReportSection
+from curation.stats_table import RUN_ROW
 from curation.summary import SparkTables, run_stats
-from curation.whatif import run_record, run_rows
 
-# Shares of each histogram's values: rows kept, dropped by the stage owning the column, others.
-KEPT, HERE, OTHER = 0, 1, 2
 FLOAT_BINS = 40
 MAX_CATEGORIES = 200  # a string signal with more distinct values is not a category
 SAMPLE_SIGNALS = 8  # signal values shown next to a sample when none is named like its rule
@@ -60,94 +63,12 @@ PACKAGES = (
 )
 
 
-# -- what the report shows ---------------------------------------------------------------------
-
-
-@dataclass
-class Signal:
-    """A signal column, the stage that writes it and the report section it belongs to."""
-
-    column: str
-    stage: str | None
-    section: str
-    numeric: bool
-    thresholds: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Histogram:
-    """Counts per bin and share (kept / dropped here / dropped elsewhere) of a numeric signal."""
-
-    signal: Signal
-    lo: float
-    width: float
-    bins: list[list[int]]
-    under: list[int]  # values below the charted range (heavy tails are clipped to p1..p99)
-    over: list[int]
-    integer: bool
-    n: int
-    minimum: float
-    maximum: float
-
-    @property
-    def hi(self) -> float:
-        return self.lo + self.width * len(self.bins)
-
-
-@dataclass
-class Categories:
-    """Counts per value and share of a categorical signal (language, toxicity class...)."""
-
-    signal: Signal
-    values: list[tuple[str, list[int]]]  # most frequent first
-    distinct: int
-
-
-@dataclass
-class ReportData:
-    run_id: str
-    record: dict[str, Any]
-    stats: list[dict[str, Any]]
-    bytes_dropped: dict[str, int]  # stage -> bytes of text it dropped
-    bytes_total: int
-    histograms: list[Histogram]
-    categories: list[Categories]
-    skipped: list[tuple[str, str]]  # (section, why a signal column is not charted)
-    samples: dict[str, list[dict[str, Any]]]
-    sample_columns: dict[str, list[str]]
-    cluster_sizes: list[tuple[int, int]] | None
-    versions: list[dict[str, Any]]
-    packages: dict[str, str]
-    warnings: list[str]
-
-
-# -- entry point --------------------------------------------------------------------------------
-
-
-def write_report(
-    spark: SparkSession,
-    store: Any,
-    output_root: str,
-    run_id: str | None = None,
-    out_path: str = "report.html",
-    *,
-    progress: Callable[[str], None] | None = None,
-) -> str:
-    """Write the HTML report of run ``run_id`` (default: the latest) to ``out_path``; return it.
-
-    ``progress`` gets one line per aggregation (each is a scan of the run's tables).
-    """
-    data = gather(spark, store, output_root, run_id, progress=progress)
-    page = render(data)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return str(out)
+# -- gathering the run ---------------------------------------------------------------------
 
 
 def gather(
     spark: SparkSession,
-    store: Any,
+    store: DeltaStore,
     output_root: str,
     run_id: str | None = None,
     *,
@@ -156,15 +77,17 @@ def gather(
     """Every number the report shows, from a few Spark aggregations over the run's tables."""
     say = progress or (lambda msg: None)
     run_id, stats = run_stats(SparkTables(store, output_root), run_id)
-    record = run_record(output_root, run_id)
+    layout = RunLayout(output_root)
+    record = layout.load_record(run_id)
     warnings: list[str] = []
     stages = _stages(record, warnings)
-    rows = run_rows(store, output_root, run_id)
-    signals, skipped = _signals(rows, stages, stats)
+    rows = layout.run_rows(store, run_id)
+    sections, owners = _sections(stages)
+    signals, skipped = _signals(rows, owners, stats)
 
     say(f"[report] run {run_id}: bytes per stage")
     bytes_dropped, bytes_total, counted = _bytes_per_stage(rows)
-    rows_in = next((r["rows_in"] for r in stats if r["stage"] == "run"), None)
+    rows_in = next((r["rows_in"] for r in stats if r["stage"] == RUN_ROW), None)
     if rows_in is not None and rows_in != counted:
         warnings.append(
             f"the stats table says {rows_in:,} rows entered the run but documents and rejected "
@@ -175,8 +98,13 @@ def gather(
     say("[report] sample documents per drop reason")
     samples, sample_columns = _samples(store, output_root, run_id, stats, stages)
     cluster_sizes = _cluster_sizes(rows)
+    if any(s.section == OTHER_SIGNALS.id for s in signals):
+        sections.append(OTHER_SIGNALS)
+    dup_owner = owners.get(C.DUP_OF)
     return ReportData(
         run_id=run_id,
+        sections=sections,
+        cluster_section=dup_owner.report_section.id if dup_owner else None,
         record=record,
         stats=stats,
         bytes_dropped=bytes_dropped,
@@ -209,29 +137,32 @@ def _stages(record: Mapping[str, Any], warnings: list[str]) -> list[Stage]:
         return []
 
 
-def _section(column: str, stage: Stage | None) -> str:
-    kind = stage.config.kind if stage is not None else ""
-    if column.startswith("tox_") or kind == "toxicity":
-        return "toxicity"
-    if column.startswith("dup_") or isinstance(stage, ShuffleStage):
-        return "duplicates"
-    if column.startswith("lang") or kind == "langid":
-        return "language"
-    if column == "quality_score" or kind == "fasttext_quality":
-        return "quality"
-    return "heuristics"
+def _sections(stages: Sequence[Stage]) -> tuple[list[ReportSection], dict[str, Stage]]:
+    """The signal sections in page order, and the stage that writes each column.
+
+    Every registered stage family's section is shown, so a run without one says so; a custom
+    stage's section follows. A re-declared column belongs to its last writer.
+    """
+    sections: list[ReportSection] = []
+    for section in [cls.report_section for cls in STAGE_CLASSES] + [
+        s.report_section for s in stages
+    ]:
+        if section.id not in {x.id for x in sections}:
+            sections.append(section)
+    owners = {f.name: stage for stage in stages for f in stage.output_fields()}
+    return sections, owners
+
+
+def _section_of(stage: Stage | None) -> str:
+    return stage.report_section.id if stage is not None else OTHER_SIGNALS.id
 
 
 def _signals(
-    rows: DataFrame, stages: Sequence[Stage], stats: Sequence[Mapping[str, Any]]
+    rows: DataFrame, owners: Mapping[str, Stage], stats: Sequence[Mapping[str, Any]]
 ) -> tuple[list[Signal], list[tuple[str, str]]]:
     """Signal columns present in the tables: those the stages declare, in stage order."""
-    owners: dict[str, Stage] = {}
-    for stage in stages:
-        for f in stage.output_fields():
-            owners[f.name] = stage  # a re-declared column belongs to the last writer
-    # Columns no configured stage declares (a custom stage, a stale config) are charted too when
-    # they follow the naming convention of signal columns.
+    # Columns no configured stage declares (a custom stage, a stale config) are charted too, in
+    # their own section, when they follow the naming convention of signal columns.
     names = [c for c in owners if c in rows.columns]
     names += [c for c in rows.columns if c.startswith(SIGNAL_PREFIXES) and c not in owners]
     details = {
@@ -250,21 +181,15 @@ def _signals(
         numeric = isinstance(dtype, T.NumericType)
         if not numeric and not isinstance(dtype, (T.StringType, T.BooleanType)):
             why = f"{name} ({dtype.simpleString()}): not a number or a category"
-            skipped.append((_section(name, stage), why))
+            skipped.append((_section_of(stage), why))
             continue
         cuts: dict[str, float] = {}
         if stage is not None:
-            cuts = {k: float(v) for k, v in stage.thresholds().get(name, {}).items()}
-            # A run-level cut (e.g. a top-k% quantile) is only known from the stats details.
-            used = (details.get(stage.name) or {}).get("threshold")
-            numeric_outputs = [
-                f for f in stage.output_fields() if isinstance(f.dataType, T.NumericType)
-            ]
-            only = numeric_outputs[0].name if len(numeric_outputs) == 1 else None
-            if not cuts and isinstance(used, (int, float)) and only == name:
-                cuts = {"threshold": float(used)}
+            # A run-level cut (e.g. a top-k% quantile) is known from the run's stats details.
+            used = details.get(stage.name) or {}
+            cuts = {k: float(v) for k, v in stage.thresholds(used).get(name, {}).items()}
         signals.append(
-            Signal(name, stage.name if stage else None, _section(name, stage), numeric, cuts)
+            Signal(name, stage.name if stage else None, _section_of(stage), numeric, cuts)
         )
     return signals, skipped
 
@@ -434,10 +359,14 @@ def _layout(
 
 
 def _samples(
-    store: Any, root: str, run_id: str, stats: Sequence[Mapping[str, Any]], stages: Sequence[Stage]
+    store: DeltaStore,
+    root: str,
+    run_id: str,
+    stats: Sequence[Mapping[str, Any]],
+    stages: Sequence[Stage],
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
     """A few rejected documents per reason, from one stratified sample (no sort, no shuffle)."""
-    path = table_path(root, "rejected")
+    path = RunLayout(root).table(REJECTED)
     counts = {r["reason"]: int(r["rows_dropped"]) for r in stats if r["reason"] is not None}
     counts = {k: v for k, v in counts.items() if v > 0}
     if not counts or not store.exists(path):
@@ -499,12 +428,12 @@ def _cluster_sizes(rows: DataFrame) -> list[tuple[int, int]] | None:
 
 
 def _versions(
-    store: Any, root: str, run_id: str, record: Mapping[str, Any]
+    store: DeltaStore, root: str, run_id: str, record: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Version of each output table this run committed, and of the input when it started."""
     out = []
-    for name in ("documents", "rejected", "stats"):
-        path = table_path(root, name)
+    for name in RESULT_TABLES:
+        path = RunLayout(root).table(name)
         row: dict[str, Any] = {"table": name, "path": path, "version": None, "latest": None}
         try:
             history = store.history(path) if store.exists(path) else []
