@@ -23,3 +23,10 @@ class DeltaError(CurationError):
 
 class CommitConflictError(DeltaError):
     """Another writer committed first; nothing of ours was committed, nothing of theirs was lost."""
+
+
+class StorageError(DeltaError):
+    """A path names no location a file system can reach (empty, or a scheme pyarrow lacks).
+
+    A DeltaError so that handlers written when paths were part of the Delta module still catch it.
+    """

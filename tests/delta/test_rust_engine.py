@@ -1,4 +1,4 @@
-"""Delta table I/O: real Spark, real tables in tmp_path, read back with delta-rs as well."""
+"""The rust engine: real Spark, real tables in tmp_path, read back with delta-rs as well."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,77 +15,12 @@ from deltalake import DeltaTable, write_deltalake
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
+from rich_table import RICH_ROWS, RICH_SCHEMA
 
-from curation.delta import (
-    check_file_schema,
-    open_store,
-    parquet_stats,
-    spark_schema_from_arrow,
-)
+from curation.delta import open_store
 from curation.errors import CommitConflictError, DeltaError
-from curation.session import has_delta_jars
 
 UTC = dt.timezone.utc
-
-# Every kind of column a curation table holds: text, counts, scores, flags, times, lists, maps.
-RICH_SCHEMA = T.StructType(
-    [
-        T.StructField("id", T.StringType(), False),
-        T.StructField("text", T.StringType()),
-        T.StructField("n_words", T.IntegerType()),
-        T.StructField("n_bytes", T.LongType()),
-        T.StructField("score", T.DoubleType()),
-        T.StructField("ratio", T.FloatType()),
-        T.StructField("kept", T.BooleanType()),
-        T.StructField("fetched", T.TimestampType()),
-        T.StructField("day", T.DateType()),
-        T.StructField("tags", T.ArrayType(T.StringType())),
-        T.StructField("probs", T.MapType(T.StringType(), T.DoubleType())),
-        T.StructField(
-            "source",
-            T.StructType(
-                [T.StructField("url", T.StringType()), T.StructField("rank", T.LongType())]
-            ),
-        ),
-        T.StructField("raw", T.BinaryType()),
-        T.StructField("price", T.DecimalType(10, 2)),
-    ]
-)
-RICH_ROWS = [
-    (
-        "a",
-        "héllo wörld",
-        2,
-        12,
-        0.75,
-        0.5,
-        True,
-        dt.datetime(2024, 3, 1, 12, 30, 45, 123456, tzinfo=UTC),
-        dt.date(2024, 3, 1),
-        ["en", "wiki"],
-        {"en": 0.9, "de": 0.1},
-        ("https://example.org/a", 3),
-        b"\x00\x01",
-        Decimal("12.50"),
-    ),
-    ("b", None, None, None, None, None, None, None, None, None, None, None, None, None),
-    (
-        "c",
-        "",
-        0,
-        0,
-        -1.5,
-        0.0,
-        False,
-        dt.datetime(1999, 12, 31, tzinfo=UTC),
-        dt.date(1970, 1, 1),
-        [],
-        {},
-        (None, None),
-        b"",
-        Decimal("0.00"),
-    ),
-]
 
 SMALL = T.StructType([T.StructField("id", T.StringType()), T.StructField("n", T.LongType())])
 
@@ -112,11 +46,6 @@ def store(spark):
 
 # --------------------------------------------------------------------------------------------
 # round trips
-
-
-def test_auto_picks_rust_without_jars(spark):
-    expected = "spark" if has_delta_jars(spark) else "rust"
-    assert open_store(spark).engine == expected
 
 
 def test_rust_round_trip_keeps_every_column_type(spark, store, tmp_path):
@@ -200,28 +129,6 @@ def test_reads_a_partitioned_table_and_refuses_to_write_it(spark, store, tmp_pat
     assert sorted(map(tuple, got.collect())) == [("a", "en", 1), ("b", "de", 2), ("c", "en", 3)]
     with pytest.raises(DeltaError, match="partitioned by"):
         store.write(got, str(path))
-
-
-def test_spark_engine_round_trip(spark, tmp_path):
-    if not has_delta_jars(spark):
-        pytest.skip(
-            "delta-spark jars are not on the Spark classpath (no Maven here); rust engine tested instead"
-        )
-    store = open_store(spark, "spark")
-    path = str(tmp_path / "docs")
-    df = spark.createDataFrame(RICH_ROWS, RICH_SCHEMA)
-    assert store.write(df, path, app_id="job", txn_version=1, metadata={"stage": "s"}) == 0
-    assert store.write(df, path, app_id="job", txn_version=1) is None
-    assertDataFrameEqual(store.read(path), df, checkRowOrder=False)
-    assert store.txn_version(path, "job") == 1
-    assert store.history(path)[0]["metadata"] == {"stage": "s"}
-
-
-def test_spark_engine_refused_without_jars(spark):
-    if has_delta_jars(spark):
-        pytest.skip("delta-spark jars are loaded: the spark engine is available")
-    with pytest.raises(DeltaError, match="delta-spark"):
-        open_store(spark, "spark")
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,27 +274,6 @@ def test_schema_mismatch_names_the_columns(spark, store, tmp_path):
         store.write(bad.select("id"), str(path))
     assert store.version(str(path)) == 0 and ids_at(path) == ["a"]
     assert len(data_folders(path)) == 1  # nothing written for refused data
-
-
-def test_file_schema_check_names_the_mismatching_column(tmp_path):
-    """The commit re-checks every file's footer against the table (delta-rs does not)."""
-    table = T.StructType([T.StructField("id", T.StringType()), T.StructField("n", T.LongType())])
-    pq.write_table(pa.table({"id": ["a"], "n": pa.array([1], pa.int32())}), tmp_path / "f.parquet")
-    with pytest.raises(
-        DeltaError, match="f.parquet.*column 'n' is bigint in the table but int in the data"
-    ):
-        check_file_schema(
-            table, pq.ParquetFile(tmp_path / "f.parquet").schema, "data file f.parquet"
-        )
-
-    ts_table = T.StructType([T.StructField("ts", T.TimestampType())])
-    pq.write_table(
-        pa.table({"ts": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("ns", "UTC"))}),
-        tmp_path / "old.parquet",
-        use_deprecated_int96_timestamps=True,
-    )
-    with pytest.raises(DeltaError, match="INT96.*TIMESTAMP_MICROS"):
-        check_file_schema(ts_table, pq.ParquetFile(tmp_path / "old.parquet").schema, "old.parquet")
 
 
 @pytest.mark.parametrize(
@@ -574,93 +460,3 @@ def test_failed_job_leaves_no_table_and_no_files(spark, store, tmp_path):
         store.write(df, str(path))
     assert not store.exists(str(path))
     assert not path.exists() or data_folders(path) == []
-
-
-# --------------------------------------------------------------------------------------------
-# stats and schema conversion
-
-
-def test_stats_are_safe_bounds(spark, store, tmp_path):
-    path = tmp_path / "t"
-    long_text = "z" * 40
-    df = spark.createDataFrame(
-        [
-            ("a", 5, 0.5, dt.datetime(2024, 1, 1, 0, 0, 0, 1500, tzinfo=UTC), long_text),
-            ("b", -2, float("nan"), dt.datetime(2024, 1, 2, 0, 0, 0, 999500, tzinfo=UTC), None),
-        ],
-        "id string, n long, score double, ts timestamp, text string",
-    ).coalesce(1)
-    store.write(df, str(path))
-
-    log = path / "_delta_log" / "00000000000000000000.json"
-    adds = [json.loads(line)["add"] for line in log.read_text().splitlines() if '"add"' in line]
-    assert len(adds) == 1
-    stats = json.loads(adds[0]["stats"])
-    assert stats["numRecords"] == 2
-    assert stats["minValues"]["n"] == -2 and stats["maxValues"]["n"] == 5
-    assert stats["minValues"]["id"] == "a" and stats["maxValues"]["id"] == "b"
-    # Milliseconds, rounded outwards so they stay bounds of the microsecond values.
-    assert stats["minValues"]["ts"] == "2024-01-01T00:00:00.001Z"
-    assert stats["maxValues"]["ts"] == "2024-01-02T00:00:01.000Z"
-    # NaN makes float bounds unsafe; a long string keeps a prefix as min and no max.
-    assert "score" not in stats["minValues"] and "score" not in stats["maxValues"]
-    assert stats["minValues"]["text"] == "z" * 32 and "text" not in stats["maxValues"]
-    assert stats["nullCount"] == {"id": 0, "n": 0, "score": 0, "ts": 0, "text": 1}
-    # delta-rs uses the stats to skip files and still finds the rows.
-    assert DeltaTable(str(path)).to_pyarrow_table(filters=[("n", "=", 5)]).num_rows == 1
-
-
-def test_parquet_stats_nested_columns(tmp_path):
-    table = pa.table(
-        {
-            "s": pa.array(
-                [{"a": 1, "b": "x"}, {"a": 3, "b": None}],
-                pa.struct([("a", pa.int64()), ("b", pa.string())]),
-            ),
-            "l": pa.array([[1], [2, 3]], pa.list_(pa.int64())),
-            "m": pa.array([[("k", 1)], None], pa.map_(pa.string(), pa.int64())),
-            "after": pa.array([10, 20], pa.int32()),
-        }
-    )
-    pq.write_table(table, tmp_path / "f.parquet", row_group_size=1)
-    parquet = pq.ParquetFile(tmp_path / "f.parquet")
-    stats = parquet_stats(parquet.metadata, parquet.schema_arrow)
-    assert stats["numRecords"] == 2
-    assert stats["minValues"] == {"s": {"a": 1, "b": "x"}, "after": 10}
-    assert stats["maxValues"] == {"s": {"a": 3, "b": "x"}, "after": 20}
-    assert stats["nullCount"] == {"s": {"a": 0, "b": 1}, "after": 0}
-
-    # A file without statistics gets no bounds at all rather than guessed ones.
-    pq.write_table(table, tmp_path / "bare.parquet", write_statistics=False)
-    bare = pq.ParquetFile(tmp_path / "bare.parquet")
-    assert parquet_stats(bare.metadata, bare.schema_arrow) == {
-        "numRecords": 2,
-        "minValues": {},
-        "maxValues": {},
-        "nullCount": {},
-    }
-
-
-def test_arrow_to_spark_schema():
-    arrow = pa.schema(
-        [
-            ("s", pa.large_string()),
-            ("i8", pa.int8()),
-            ("i16", pa.int16()),
-            ("f", pa.float32()),
-            ("ts", pa.timestamp("us", "UTC")),
-            ("ntz", pa.timestamp("us")),
-            ("d", pa.date32()),
-            ("dec", pa.decimal128(12, 3)),
-            ("b", pa.large_binary()),
-            ("l", pa.large_list(pa.struct([("x", pa.bool_())]))),
-            ("m", pa.map_(pa.string(), pa.list_(pa.float64()))),
-            ("dict", pa.dictionary(pa.int32(), pa.string())),
-        ]
-    )
-    expected = T.StructType.fromDDL(
-        "s string, i8 tinyint, i16 smallint, f float, ts timestamp, ntz timestamp_ntz, d date, "
-        "dec decimal(12,3), b binary, l array<struct<x:boolean>>, m map<string,array<double>>, "
-        "dict string"
-    )
-    assert spark_schema_from_arrow(arrow) == expected

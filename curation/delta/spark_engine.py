@@ -1,0 +1,172 @@
+"""The spark engine: delta-spark, used where its JVM classes are on the classpath."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from curation.delta.schema import schema_mismatches
+from curation.delta.store import (
+    DeltaStore,
+    Mode,
+    check_write_args,
+    parse_user_metadata,
+    utc_from_millis,
+)
+from curation.errors import CommitConflictError, DeltaError
+
+
+class SparkDeltaStore(DeltaStore):
+    """delta-spark: the engine on clusters and Databricks, where its jars are loaded."""
+
+    engine = "spark"
+
+    def exists(self, path: str) -> bool:
+        from delta.tables import DeltaTable
+
+        return bool(DeltaTable.isDeltaTable(self.spark, path))
+
+    def version(self, path: str) -> int:
+        latest = self._table(path).history(1).select("version").first()
+        if latest is None:
+            raise DeltaError(f"the Delta table at {path} has no commits")
+        return int(latest[0])
+
+    def read(self, path: str, version: int | None = None) -> DataFrame:
+        from pyspark.errors import AnalysisException
+
+        self._table(path)  # a clear error for a missing table
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        try:
+            return reader.load(path)
+        except AnalysisException as err:  # e.g. a version that is not (or no longer) in the log
+            raise DeltaError(f"cannot read {path} at version {version}: {err}") from err
+
+    def write(
+        self,
+        df: DataFrame,
+        path: str,
+        mode: Mode = "append",
+        *,
+        app_id: str | None = None,
+        txn_version: int | None = None,
+        metadata: dict[str, str] | None = None,
+        overwrite_schema: bool = False,
+    ) -> int | None:
+        from pyspark.errors import AnalysisException
+
+        user_metadata = check_write_args(mode, app_id, txn_version, metadata)
+        existed = self.exists(path)
+        before = self.version(path) if existed else -1
+        if existed and app_id is not None and txn_version is not None:
+            recorded = self.txn_version(path, app_id)
+            if recorded is not None and txn_version <= recorded:
+                return None
+        if existed and not (mode == "overwrite" and overwrite_schema):
+            table_schema = self.read(path).schema
+            problems = schema_mismatches(table_schema, df.schema)
+            if problems:
+                raise DeltaError(
+                    f"the data does not match the schema of {path}: " + "; ".join(problems)
+                )
+        writer = df.write.format("delta").mode(mode)
+        if app_id is not None:
+            # delta-spark skips the write itself when this (app id, version) is recorded.
+            writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)
+        if user_metadata is not None:
+            writer = writer.option("userMetadata", user_metadata)
+        if mode == "overwrite" and overwrite_schema:
+            writer = writer.option("overwriteSchema", "true")
+        try:
+            writer.save(path)
+        except AnalysisException as err:
+            raise DeltaError(f"delta-spark refused the write to {path}: {err}") from err
+        except Exception as err:
+            if _is_delta_conflict(err):
+                raise CommitConflictError(
+                    f"another writer committed to {path} first; nothing of this write was "
+                    f"committed: rerun it ({type(err).__name__}: {err})"
+                ) from err
+            raise
+        return self._own_commit(path, before, user_metadata)
+
+    def _own_commit(self, path: str, before: int, user_metadata: str | None) -> int | None:
+        """The version of the commit ``write`` just made; None if delta-spark skipped it."""
+        newer = (
+            self._table(path)
+            .history()
+            .where(F.col("version") > before)
+            .select("version", "userMetadata")
+            .orderBy(F.col("version").desc())
+            .collect()
+        )
+        # The newest commit since ours began that carries our userMetadata. Two writers racing
+        # with identical metadata (and no app id to tell them apart) cannot be told apart.
+        for row in newer:
+            if row["userMetadata"] == user_metadata:
+                return int(row["version"])
+        return None
+
+    def txn_version(self, path: str, app_id: str) -> int | None:
+        if not self.exists(path):
+            return None
+        try:
+            jvm = self.spark._jvm  # noqa: SLF001 - delta-spark has no Python API for txn ids
+            pair = jvm.org.apache.spark.sql.delta.DeltaLog.forTableWithSnapshot(
+                self.spark._jsparkSession,  # noqa: SLF001
+                path,
+            )
+            found = pair._2().transactions().get(app_id)
+            return int(found.get()) if found.isDefined() else None
+        except Exception as jvm_err:  # noqa: BLE001 - internal API; fall back to reading the log
+            try:
+                from deltalake import DeltaTable
+
+                return DeltaTable(path).transaction_version(app_id)
+            except Exception as err:  # noqa: BLE001
+                raise DeltaError(
+                    f"cannot read the transaction ids of {path} (delta-spark: {jvm_err}; "
+                    f"delta-rs: {err})"
+                ) from err
+
+    def history(self, path: str) -> list[dict[str, Any]]:
+        rows = (
+            self._table(path)
+            .history()
+            .select(
+                "version",
+                F.unix_millis("timestamp").alias("ms"),
+                "operation",
+                "userMetadata",
+            )
+            .orderBy(F.col("version").desc())
+            .collect()
+        )
+        return [
+            {
+                "version": int(r["version"]),
+                "timestamp": utc_from_millis(r["ms"]),
+                "operation": r["operation"],
+                "metadata": parse_user_metadata(r["userMetadata"]),
+            }
+            for r in rows
+        ]
+
+    def _table(self, path: str) -> Any:
+        from delta.tables import DeltaTable
+
+        if not self.exists(path):
+            raise DeltaError(f"no Delta table at {path} (no _delta_log there)")
+        return DeltaTable.forPath(self.spark, path)
+
+
+def _is_delta_conflict(err: BaseException) -> bool:
+    try:
+        from delta.exceptions import DeltaConcurrentModificationException
+    except ImportError:
+        return False
+    return isinstance(err, DeltaConcurrentModificationException)
