@@ -14,16 +14,16 @@ from pydantic import ValidationError
 from pyspark.sql import types as T
 
 from curation.errors import ConfigError
-from curation.readers import (
+from curation.readers.config import InputConfig
+from curation.readers.documents import (
     RAW,
     RAW_MAX_CHARS,
     SOURCE,
-    InputConfig,
     count_read_rejects,
     detect_format,
-    parse_variant_schema,
     read_documents,
 )
+from curation.readers.variant_schema import parse_variant_schema
 
 
 def write_lines(path, lines: list[bytes], end: bytes = b"\n") -> None:
@@ -385,7 +385,7 @@ def test_shared_corpus_reads_without_rejects(spark, shared_data):
 
 def test_local_and_hadoop_listings_agree(spark, tmp_path):
     """Local paths are listed with os (fast); other file systems with Hadoop. Same answer."""
-    from curation.readers import _list_hadoop, _list_local
+    from curation.readers.listing import _list_hadoop, _list_local
 
     root = tmp_path / "tree"
     write_lines(root / "a.jsonl", [b"{}"])
