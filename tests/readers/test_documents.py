@@ -14,14 +14,13 @@ from pydantic import ValidationError
 from pyspark.sql import types as T
 
 from curation.errors import ConfigError
-from curation.readers import (
+from curation.readers.config import InputConfig
+from curation.readers.documents import (
     RAW,
     RAW_MAX_CHARS,
     SOURCE,
-    InputConfig,
     count_read_rejects,
     detect_format,
-    parse_variant_schema,
     read_documents,
 )
 
@@ -352,24 +351,6 @@ def test_configuration_errors_name_the_fix(spark, tmp_path):
         read_documents(spark, InputConfig(path=str(tmp_path / "nothing" / "*.jsonl")))
 
 
-def test_parse_variant_schema_quoting_and_mapping():
-    parsed = parse_variant_schema(
-        "OBJECT<`OBJECT<`: BIGINT, ```q`: BOOLEAN, `a b`: DECIMAL(22,2), e: ARRAY<VOID>, "
-        "m: OBJECT<x: VARIANT>, o: OBJECT<>, z: VOID>"
-    )
-    assert parsed == T.StructType(
-        [
-            T.StructField("OBJECT<", T.LongType()),
-            T.StructField("`q", T.BooleanType()),
-            T.StructField("a b", T.DoubleType()),
-            T.StructField("e", T.ArrayType(T.StringType())),
-            T.StructField("m", T.StructType([T.StructField("x", T.StringType())])),
-            T.StructField("o", T.StringType()),
-            T.StructField("z", T.StringType()),
-        ]
-    )
-
-
 @pytest.mark.shared_data
 def test_shared_corpus_reads_without_rejects(spark, shared_data):
     path = shared_data / "web" / "dolma_cc_samples.jsonl"
@@ -381,24 +362,3 @@ def test_shared_corpus_reads_without_rejects(spark, shared_data):
     for doc in lines:
         assert got[doc["id"]]["text"] == doc["text"]
         assert got[doc["id"]]["url"] == doc["url"]
-
-
-def test_local_and_hadoop_listings_agree(spark, tmp_path):
-    """Local paths are listed with os (fast); other file systems with Hadoop. Same answer."""
-    from curation.readers import _list_hadoop, _list_local
-
-    root = tmp_path / "tree"
-    write_lines(root / "a.jsonl", [b"{}"])
-    write_lines(root / "lang=en" / "b.jsonl", [b"{}"])
-    write_lines(root / "deep" / "er" / "c d+e.jsonl", [b"{}"])
-    (root / "empty.jsonl").write_bytes(b"")
-    (root / "_SUCCESS").write_bytes(b"")
-    write_lines(root / "_tmp" / "x.jsonl", [b"{}"])
-    write_lines(root / ".cache" / "y.jsonl", [b"{}"])
-    for path in (str(root), str(root / "*.jsonl"), str(root / "{a,empty}.jsonl")):
-        local, hadoop = _list_local(path), _list_hadoop(spark, path)
-        assert sorted(local.files) == sorted(hadoop.files), path
-        assert (local.root, local.is_delta) == (hadoop.root, hadoop.is_delta) == (str(root), False)
-    names = sorted(p.rsplit("/tree/", 1)[1] for p, _ in _list_local(str(root)).files)
-    assert names == ["a.jsonl", "deep/er/c d+e.jsonl", "empty.jsonl", "lang=en/b.jsonl"]
-    assert detect_format(spark, str(root / "{a,empty}.jsonl")) == "jsonl"

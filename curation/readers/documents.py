@@ -19,14 +19,10 @@ skipped: they carry no record, and JSONL writers commonly leave a trailing blank
 
 from __future__ import annotations
 
-import glob as pyglob
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import urlparse
+from typing import Any
 
-from pydantic import Field, model_validator
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -34,8 +30,9 @@ from pyspark.sql import types as T
 
 from curation import columns as C
 from curation.errors import ConfigError
-from curation.frozen import FrozenModel
-from curation.session import is_connect
+from curation.readers.config import InputConfig
+from curation.readers.listing import format_of_name, list_input
+from curation.readers.variant_schema import parse_variant_schema
 
 READ_STAGE = "read"
 SOURCE = "read_source"  # the file a row came from (the table path for Delta reads without it)
@@ -56,18 +53,6 @@ REASON_TEXT_NOT_STRING = "read:text_not_string"
 # by an earlier run), their non-null values are kept: an earlier decision wins, as in every stage.
 READER_COLUMNS = (C.DROP_STAGE, C.DROP_REASON, SOURCE, RAW)
 
-Format = Literal["auto", "jsonl", "parquet", "delta", "text"]
-_COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".zstd", ".deflate", ".lz4", ".snappy")
-_EXTENSIONS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".txt": "text",
-    ".text": "text",
-}
-_GLOB_CHARS = "*?[{"
-
 # Internal column names; the prefix keeps them apart from any metadata column.
 _ID = "__read_id"
 _TEXT = "__read_text"
@@ -78,49 +63,6 @@ _ORDER = "__read_order"
 _VALUE = "__read_value"
 _VAR = "__read_variant"
 _META = "__read_meta"
-
-
-class InputConfig(FrozenModel):
-    """Where the documents are and which columns hold the id and the text."""
-
-    path: str = Field(
-        min_length=1,
-        description="A file, a directory or a glob; a local path or a Hadoop URI "
-        "(s3a://, hdfs://, abfss://...). For Delta, the table's root directory.",
-    )
-    # auto is what a user expects from a path like data/*.jsonl.gz or a Delta table root.
-    format: Format = Field(
-        "auto",
-        description="jsonl (one JSON object per line; .gz/.bz2/.zst decoded by Hadoop codecs) "
-        "or text (one document per file): every file below the path, subdirectories included. "
-        "parquet: as Spark reads it (key=value directories become columns). delta: a table "
-        "root. auto: a directory with _delta_log is Delta, else the file extensions decide "
-        "(they must agree).",
-    )
-    # "id" and "text" are the names Dolma, FineWeb and RedPajama use.
-    id_column: str = Field(
-        "id",
-        min_length=1,
-        max_length=256,
-        description="Input field renamed to `id`. Rows where it is absent or null get an id "
-        "derived from the text (see read_documents).",
-    )
-    text_column: str = Field(
-        "text", min_length=1, max_length=256, description="Input field renamed to `text`."
-    )
-    # None reads the latest version, as Delta readers do by default.
-    version: int | None = Field(
-        None, ge=0, description="Delta time travel: read this table version (Delta only)."
-    )
-
-    @model_validator(mode="after")
-    def _version_needs_delta(self) -> InputConfig:
-        if self.version is not None and self.format not in ("auto", "delta"):
-            raise ValueError(
-                f"version={self.version} applies to Delta tables only, but format is "
-                f"{self.format!r}; remove version or set format: delta"
-            )
-        return self
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,7 +129,7 @@ def detect_format(spark: SparkSession, path: str) -> str:
         return "delta"
     kinds: dict[str | None, list[str]] = {}
     for name, _ in listing.files:
-        kinds.setdefault(_format_of_name(name), []).append(name)
+        kinds.setdefault(format_of_name(name), []).append(name)
     if not kinds:
         raise ConfigError(f"input.path {path!r} matches no files; check the path")
     if None in kinds:
@@ -529,292 +471,3 @@ def _relative_to(source: Column, root_path: str) -> Column:
     return F.when(path.startswith(prefix), F.substring(path, len(prefix) + 1, 1 << 30)).otherwise(
         path
     )
-
-
-# --------------------------------------------------------------------------------------------
-# listing (format detection, plain-text roots and empty files)
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Files under an input path: (decoded path, size) pairs, hidden files left out as Spark does."""
-
-    root: str  # decoded path (no scheme) that plain-text ids are relative to
-    files: list[tuple[str, int]]
-    is_delta: bool
-
-
-def list_input(spark: SparkSession, path: str) -> Listing:
-    """List ``path`` (file, directory or glob): with os for local paths, else Hadoop's FileSystem.
-
-    Local paths skip Hadoop: its local file system forks a process per file to read permissions,
-    which made listing 10,000 files take about 55 s here (os.scandir: well under a second).
-    """
-    local = _local_path(spark, path)
-    if local is not None:
-        return _list_local(local)
-    if is_connect(spark):
-        raise ConfigError(
-            f"cannot list {path!r} from a Spark Connect client; set input.format explicitly "
-            "(format text needs a local path here)"
-        )
-    return _list_hadoop(spark, path)
-
-
-def _local_path(spark: SparkSession, path: str) -> str | None:
-    """``path`` as a local file system path, or None when it lives elsewhere (HDFS, S3...)."""
-    parsed = urlparse(path)
-    if parsed.scheme == "file":
-        return parsed.path
-    if len(parsed.scheme) > 1:  # a URI scheme (one letter is a Windows drive)
-        return None
-    if is_connect(spark):
-        return path
-    default_fs = spark._jsc.hadoopConfiguration().get("fs.defaultFS") or "file:///"  # noqa: SLF001
-    return path if default_fs.startswith("file:") else None
-
-
-def _list_hadoop(spark: SparkSession, path: str) -> Listing:
-    jvm = spark._jvm  # noqa: SLF001 - py4j is the only way to reach Hadoop's FileSystem
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())  # noqa: SLF001
-    statuses = fs.globStatus(hpath) or []
-    files: list[tuple[str, int]] = []
-    dirs = [s for s in statuses if s.isDirectory()]
-    if len(statuses) == 1 and dirs:
-        delta_log = jvm.org.apache.hadoop.fs.Path(dirs[0].getPath(), "_delta_log")
-        if fs.exists(delta_log):
-            root = dirs[0].getPath().toUri().getPath()
-            return Listing(root, [], True)
-    for status in statuses:
-        name = status.getPath().getName()
-        if status.isDirectory():
-            base = status.getPath().toString().rstrip("/") + "/"
-            it = fs.listFiles(status.getPath(), True)
-            while it.hasNext():
-                child = it.next()
-                full = child.getPath().toString()
-                if not _hidden(
-                    full[len(base) :] if full.startswith(base) else child.getPath().getName()
-                ):
-                    files.append((full, child.getLen()))
-        elif not _hidden(name):
-            files.append((status.getPath().toString(), status.getLen()))
-    if len(statuses) == 1 and dirs:
-        root_path = statuses[0].getPath()
-    elif len(statuses) == 1:
-        root_path = statuses[0].getPath().getParent()
-    else:
-        root_path = fs.makeQualified(jvm.org.apache.hadoop.fs.Path(_glob_root(path)))
-    return Listing(root_path.toUri().getPath(), files, False)
-
-
-def _list_local(path: str) -> Listing:
-    if any(ch in path for ch in _GLOB_CHARS):
-        matches = sorted({m for p in _expand_braces(path) for m in pyglob.glob(p)})
-    else:
-        matches = [path] if os.path.exists(path) else []
-    if len(matches) == 1 and os.path.isdir(os.path.join(matches[0], "_delta_log")):
-        return Listing(os.path.abspath(matches[0]), [], True)
-    files: list[tuple[str, int]] = []
-    for match in matches:
-        if os.path.isdir(match):
-            for dirpath, dirnames, filenames in os.walk(match):
-                dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-                for name in sorted(filenames):
-                    if not _hidden(name):
-                        full = os.path.abspath(os.path.join(dirpath, name))
-                        files.append(("file:" + full, os.path.getsize(full)))
-        elif not _hidden(os.path.basename(match)):
-            full = os.path.abspath(match)
-            files.append(("file:" + full, os.path.getsize(full)))
-    if len(matches) == 1:
-        root = matches[0] if os.path.isdir(matches[0]) else os.path.dirname(matches[0])
-    else:
-        root = _glob_root(path)
-    return Listing(os.path.abspath(root), files, False)
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    """Hadoop globs allow ``{a,b}``; Python's glob does not: ``x/{a,b}.txt`` -> two patterns."""
-    start = pattern.find("{")
-    if start < 0:
-        return [pattern]
-    depth = 0
-    for end in range(start, len(pattern)):
-        depth += {"{": 1, "}": -1}.get(pattern[end], 0)
-        if depth == 0:
-            break
-    else:
-        return [pattern]  # unbalanced: leave it to glob
-    options, depth, current = [], 0, ""
-    for ch in pattern[start + 1 : end]:
-        if ch == "," and depth == 0:
-            options.append(current)
-            current = ""
-            continue
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        current += ch
-    options.append(current)
-    head, tail = pattern[:start], pattern[end + 1 :]
-    return [expanded for opt in options for expanded in _expand_braces(head + opt + tail)]
-
-
-def _hidden(relative: str) -> bool:
-    """Spark's rule for files it does not read: a path part starting with _ or . (but not k=v)."""
-    for part in relative.split("/"):
-        if (part.startswith("_") and "=" not in part) or part.startswith("."):
-            return True
-        if part.endswith("._COPYING_"):
-            return True
-    return False
-
-
-def _glob_root(path: str) -> str:
-    """The directory part of a glob before its first wildcard: ``a/b/*/c.txt`` -> ``a/b``."""
-    parts = path.split("/")
-    for i, part in enumerate(parts):
-        if any(ch in part for ch in _GLOB_CHARS):
-            return "/".join(parts[:i]) or "/"
-    return os.path.dirname(path)
-
-
-def _format_of_name(name: str) -> str | None:
-    lower = name.lower().rstrip("/")
-    for suffix in _COMPRESSION_SUFFIXES:
-        if lower.endswith(suffix):
-            lower = lower[: -len(suffix)]
-            break
-    for ext, fmt in _EXTENSIONS.items():
-        if lower.endswith(ext):
-            return fmt
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# variant schema strings -> Spark types
-
-
-def parse_variant_schema(text: str) -> T.DataType:
-    """Turn ``schema_of_variant_agg`` output into a Spark type a Parquet/Delta table can hold.
-
-    JSON numbers with a fraction become DOUBLE (as ``spark.read.json`` infers them); a field
-    whose type differs between rows (VARIANT), an always-null field (VOID) and an empty object
-    become STRING, so the value survives as its JSON text.
-
-    >>> parse_variant_schema("OBJECT<n: BIGINT, m: OBJECT<x: DECIMAL(2,1)>, `a b`: VARIANT>")
-    ... # struct<n: bigint, m: struct<x: double>, `a b`: string>
-    """
-    parser = _TypeParser(text)
-    result = parser.parse_type()
-    parser.expect_end()
-    return result
-
-
-class _TypeParser:
-    _SCALARS = {
-        "BIGINT": T.LongType(),
-        "INT": T.IntegerType(),
-        "SMALLINT": T.ShortType(),
-        "TINYINT": T.ByteType(),
-        "DOUBLE": T.DoubleType(),
-        "FLOAT": T.FloatType(),
-        "BOOLEAN": T.BooleanType(),
-        "STRING": T.StringType(),
-        "DATE": T.DateType(),
-        "TIMESTAMP": T.TimestampType(),
-        "TIMESTAMP_NTZ": T.TimestampNTZType(),
-        "BINARY": T.BinaryType(),
-    }
-
-    def __init__(self, text: str):
-        self.text = text
-        self.pos = 0
-
-    def parse_type(self) -> T.DataType:
-        word = self._word()
-        if word == "OBJECT":
-            self._eat("<")
-            fields: list[T.StructField] = []
-            if not self._try_eat(">"):
-                while True:
-                    name = self._name()
-                    self._eat(":")
-                    fields.append(T.StructField(name, self.parse_type()))
-                    if self._try_eat(">"):
-                        break
-                    self._eat(",")
-            # Parquet cannot store a struct without fields; keep "{}" as text instead.
-            return T.StructType(fields) if fields else T.StringType()
-        if word == "ARRAY":
-            self._eat("<")
-            element = self.parse_type()
-            self._eat(">")
-            return T.ArrayType(element)
-        if word == "DECIMAL":
-            self._eat("(")
-            while not self._try_eat(")"):
-                self.pos += 1
-            return T.DoubleType()
-        return self._SCALARS.get(word, T.StringType())  # VARIANT, VOID and anything new
-
-    def expect_end(self) -> None:
-        self._skip()
-        if self.pos != len(self.text):
-            raise ValueError(f"unexpected {self.text[self.pos :]!r} in type {self.text!r}")
-
-    def _skip(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] == " ":
-            self.pos += 1
-
-    def _word(self) -> str:
-        self._skip()
-        start = self.pos
-        while self.pos < len(self.text) and (
-            self.text[self.pos].isalnum() or self.text[self.pos] == "_"
-        ):
-            self.pos += 1
-        if start == self.pos:
-            raise ValueError(f"expected a type at {self.pos} in {self.text!r}")
-        return self.text[start : self.pos].upper()
-
-    def _name(self) -> str:
-        self._skip()
-        if self.text.startswith("`", self.pos):
-            out = []
-            self.pos += 1
-            while True:
-                end = self.text.index("`", self.pos)
-                out.append(self.text[self.pos : end])
-                self.pos = end + 1
-                if self.text.startswith("`", self.pos):  # `` is an escaped backtick
-                    out.append("`")
-                    self.pos += 1
-                else:
-                    return "".join(out)
-        start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] != ":":
-            self.pos += 1
-        return self.text[start : self.pos].strip()
-
-    def _eat(self, token: str) -> None:
-        if not self._try_eat(token):
-            raise ValueError(f"expected {token!r} at {self.pos} in {self.text!r}")
-
-    def _try_eat(self, token: str) -> bool:
-        self._skip()
-        if self.text.startswith(token, self.pos):
-            self.pos += len(token)
-            return True
-        return False
-
-
-__all__ = [
-    "InputConfig",
-    "Listing",
-    "count_read_rejects",
-    "detect_format",
-    "list_input",
-    "parse_variant_schema",
-    "read_documents",
-]

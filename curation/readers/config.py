@@ -1,0 +1,58 @@
+"""The ``input:`` section of a run's config: where the documents are and how to read them.
+
+Only the settings live here; what reading them produces (columns, reject reasons) is documented
+with the reader in documents.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from curation.frozen import FrozenModel
+
+Format = Literal["auto", "jsonl", "parquet", "delta", "text"]
+
+
+class InputConfig(FrozenModel):
+    """Where the documents are and which columns hold the id and the text."""
+
+    path: str = Field(
+        min_length=1,
+        description="A file, a directory or a glob; a local path or a Hadoop URI "
+        "(s3a://, hdfs://, abfss://...). For Delta, the table's root directory.",
+    )
+    # auto is what a user expects from a path like data/*.jsonl.gz or a Delta table root.
+    format: Format = Field(
+        "auto",
+        description="jsonl (one JSON object per line; .gz/.bz2/.zst decoded by Hadoop codecs) "
+        "or text (one document per file): every file below the path, subdirectories included. "
+        "parquet: as Spark reads it (key=value directories become columns). delta: a table "
+        "root. auto: a directory with _delta_log is Delta, else the file extensions decide "
+        "(they must agree).",
+    )
+    # "id" and "text" are the names Dolma, FineWeb and RedPajama use.
+    id_column: str = Field(
+        "id",
+        min_length=1,
+        max_length=256,
+        description="Input field renamed to `id`. Rows where it is absent or null get an id "
+        "derived from the text (see read_documents).",
+    )
+    text_column: str = Field(
+        "text", min_length=1, max_length=256, description="Input field renamed to `text`."
+    )
+    # None reads the latest version, as Delta readers do by default.
+    version: int | None = Field(
+        None, ge=0, description="Delta time travel: read this table version (Delta only)."
+    )
+
+    @model_validator(mode="after")
+    def _version_needs_delta(self) -> InputConfig:
+        if self.version is not None and self.format not in ("auto", "delta"):
+            raise ValueError(
+                f"version={self.version} applies to Delta tables only, but format is "
+                f"{self.format!r}; remove version or set format: delta"
+            )
+        return self
