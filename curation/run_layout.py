@@ -14,13 +14,14 @@ Only this module knows table names and paths; everything else asks it. Under a r
 from __future__ import annotations
 
 import json
-import os
+import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.fs as pafs
 
 from curation.errors import CurationError
+from curation.storage import Location
 
 if TYPE_CHECKING:  # typing only: the layout itself needs no Spark
     from pyspark.sql import DataFrame
@@ -98,16 +99,16 @@ class RunLayout:
 
     def read_record(self, run_id: str) -> dict[str, Any] | None:
         """The run's record, or None if the run was never started under this root."""
-        fs, path = _filesystem(self.record_path(run_id))
-        if fs.get_file_info(path).type != pafs.FileType.File:
+        loc = Location.of(self.record_path(run_id))
+        if loc.fs.get_file_info(loc.fs_path).type != pafs.FileType.File:
             return None
-        with fs.open_input_stream(path) as fh:
+        with loc.fs.open_input_stream(loc.fs_path) as fh:
             return json.loads(fh.read().decode())
 
     def write_record(self, run_id: str, body: dict[str, Any]) -> None:
-        fs, path = _filesystem(self.record_path(run_id))
-        fs.create_dir(path.rpartition("/")[0], recursive=True)
-        with fs.open_output_stream(path) as fh:
+        loc = Location.of(self.record_path(run_id))
+        loc.fs.create_dir(posixpath.dirname(loc.fs_path), recursive=True)
+        with loc.fs.open_output_stream(loc.fs_path) as fh:
             fh.write(json.dumps(body, indent=2).encode())
 
     def load_record(self, run_id: str) -> dict[str, Any]:
@@ -123,7 +124,3 @@ class RunLayout:
                 f"{self.record_path(run_id)} has no 'config' object; the run record is incomplete"
             )
         return body
-
-
-def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
-    return pafs.FileSystem.from_uri(path if "://" in path else os.path.abspath(path))

@@ -6,7 +6,7 @@ success, on failure and at interpreter exit.
 
     with standalone_cluster(workers=2) as cluster:
         cluster.submit("jobs/run_pipeline.py", "conf/local_demo.yaml")
-        cluster.run_python("tests/cluster_delta_job.py", cluster.master_url, "/tmp/out")
+        cluster.run_python("tests/platforms/cluster_delta_job.py", cluster.master_url, "/tmp/out")
 
 In tests, use the session-scoped ``spark_cluster`` fixture. conftest.py registers it; a test module
 that imports it would get a second cluster of its own.

@@ -3,6 +3,8 @@
 Sentences are assembled from slots drawn from word lists, so two generated documents share few
 word 5-grams (they must not look like accidental near-duplicates), while function words, sentence
 lengths and punctuation resemble ordinary web prose closely enough for the quality heuristics.
+
+Longer than 500 lines: it is mostly word lists, data kept beside the few lines that use it.
 """
 
 from __future__ import annotations

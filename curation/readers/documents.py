@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -29,6 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from curation import columns as C
+from curation.delta import DeltaStore, open_store
 from curation.errors import ConfigError
 from curation.readers.config import InputConfig
 from curation.readers.listing import format_of_name, list_input
@@ -69,7 +69,9 @@ _META = "__read_meta"
 # public API
 
 
-def read_documents(spark: SparkSession, cfg: InputConfig, store: Any = None) -> DataFrame:
+def read_documents(
+    spark: SparkSession, cfg: InputConfig, store: DeltaStore | None = None
+) -> DataFrame:
     """Read ``cfg.path`` as documents: ``id``, ``text``, decision columns, metadata, provenance.
 
     Ids: ``cfg.id_column`` cast to string where present and non-null. Elsewhere the id is derived
@@ -101,8 +103,6 @@ def read_documents(spark: SparkSession, cfg: InputConfig, store: Any = None) -> 
             staged = _stage_columnar(spark.read.parquet(cfg.path), cfg, cfg.path)
         else:
             if store is None:
-                from curation.delta import open_store
-
                 store = open_store(spark)
             staged = _stage_columnar(store.read(cfg.path, version=cfg.version), cfg, cfg.path)
     except AnalysisException as err:

@@ -18,6 +18,9 @@ before C4; here C4 comes first so that the signals describe the text that is kep
 
 >>> cfg = QualityConfig(overrides={"de": {"gopher_quality": {"max_avg_word_length": 12}}})
 >>> df.transform(apply_row_stages, [QualityStage(cfg)])  # adds q_*, drop_stage, drop_reason
+
+Longer than 500 lines: four rule families' configs, each threshold with its source, and the one
+declarative rule table that reads them; split apart, a threshold would sit far from its rule.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from recipes import run_in_process, write_corpus
 from curation.cli import build_parser, main
 from curation.delta import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "jobs" / "databricks" / "curation_notebook.py"
 BUNDLE = REPO / "jobs" / "databricks" / "databricks.yml"
 

@@ -1,6 +1,6 @@
-"""Cluster job for tests/test_cluster.py: Python UDF work on the executors, then a Delta round trip.
+"""Cluster job for tests/platforms/test_cluster.py: Python UDF work on the executors, then a Delta round trip.
 
-Run as ``python tests/cluster_delta_job.py MASTER_URL TABLE_PATH [ROWS]`` (it builds its own
+Run as ``python tests/platforms/cluster_delta_job.py MASTER_URL TABLE_PATH [ROWS]`` (it builds its own
 session) or through spark-submit (it takes the submitted one). Prints one JSON line of results.
 """
 

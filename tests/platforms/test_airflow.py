@@ -21,7 +21,7 @@ import pytest
 
 from curation.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DAG_FOLDER = REPO / "jobs" / "airflow"
 REQUIREMENTS = DAG_FOLDER / "requirements.txt"
 VENV = REPO / ".venv-airflow"

@@ -1,9 +1,9 @@
-"""Jobs that report what the Python workers of a Spark application see (tests/test_submit.py,
-tests/test_connect.py). Each prints one ``RESULT <json>`` line.
+"""Jobs that report what the Python workers of a Spark application see (tests/platforms/test_submit.py,
+tests/platforms/test_connect.py). Each prints one ``RESULT <json>`` line.
 
-    spark-submit ... tests/worker_probe_job.py python
+    spark-submit ... tests/platforms/worker_probe_job.py python
         the interpreter, curation and pyspark each executor's Python workers use
-    python tests/worker_probe_job.py connect-model sc://HOST:PORT MODEL_COPY
+    python tests/platforms/worker_probe_job.py connect-model sc://HOST:PORT MODEL_COPY
         ships MODEL_COPY over Spark Connect, deletes it, and has the workers predict with it
 """
 

@@ -19,7 +19,7 @@ from recipes import compose_submit_jobs
 from curation.cli import build_parser
 from curation.config import load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 COMPOSE = yaml.safe_load((DOCKER / "compose.yaml").read_text())
 DOCKERFILE = (DOCKER / "Dockerfile").read_text()
