@@ -10,7 +10,7 @@ them), ``html`` and ``svg`` draw the page. Counts in the funnel and drop tables 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from curation.delta import DeltaStore
 from curation.report.gather import gather
 from curation.report.html import render
+from curation.stages.base import Stage
 
 
 def write_report(
@@ -28,12 +29,14 @@ def write_report(
     out_path: str = "report.html",
     *,
     progress: Callable[[str], None] | None = None,
+    stages: Sequence[Stage] | None = None,
 ) -> str:
     """Write the HTML report of run ``run_id`` (default: the latest) to ``out_path``; return it.
 
-    ``progress`` gets one line per aggregation (each is a scan of the run's tables).
+    ``progress`` gets one line per aggregation (each is a scan of the run's tables); ``stages``
+    as for ``gather``.
     """
-    page = render(gather(spark, store, output_root, run_id, progress=progress))
+    page = render(gather(spark, store, output_root, run_id, progress=progress, stages=stages))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

@@ -73,14 +73,19 @@ def gather(
     run_id: str | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    stages: Sequence[Stage] | None = None,
 ) -> ReportData:
-    """Every number the report shows, from a few Spark aggregations over the run's tables."""
+    """Every number the report shows, from a few Spark aggregations over the run's tables.
+
+    ``stages``: the run's stages when they are not all in the registry (custom stages run from
+    a notebook); by default they are rebuilt from the run's recorded config.
+    """
     say = progress or (lambda msg: None)
     run_id, stats = run_stats(SparkTables(store, output_root), run_id)
     layout = RunLayout(output_root)
     record = layout.load_record(run_id)
     warnings: list[str] = []
-    stages = _stages(record, warnings)
+    stages = list(stages) if stages is not None else _stages(record, warnings)
     rows = layout.run_rows(store, run_id)
     sections, owners = _sections(stages)
     signals, skipped = _signals(rows, owners, stats)
