@@ -1,21 +1,10 @@
-"""The toxicity stage, now a package; its module is split into config, backends and stage next."""
+"""The toxicity stage: Celadon's five dimensions scored by lexicon, fastText or transformers.
 
-from curation.stages.toxicity.stage import (
-    FastTextBackendConfig,
-    LexiconBackendConfig,
-    ModelOutput,
-    Toxicity,
-    ToxicityConfig,
-    TransformersBackendConfig,
-    dims_from_probs,
-)
+``config`` (what to score with, what to do per class) <- ``backends`` (scoring a batch) <-
+``transformers`` (the optional torch backend) <- ``stage`` (the RowStage that runs them).
+"""
 
-__all__ = [
-    "FastTextBackendConfig",
-    "LexiconBackendConfig",
-    "ModelOutput",
-    "Toxicity",
-    "ToxicityConfig",
-    "TransformersBackendConfig",
-    "dims_from_probs",
-]
+from curation.stages.toxicity.config import ToxicityConfig
+from curation.stages.toxicity.stage import Toxicity
+
+__all__ = ["Toxicity", "ToxicityConfig"]
