@@ -36,13 +36,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import fasttext  # noqa: E402
+from train_quality_demo import boilerplate_documents  # noqa: E402 - sibling script, not a package
 
 from curation.stages.classifier import FastTextQuality, FastTextQualityConfig  # noqa: E402
 from curation.stages.langid import LangId, LangIdConfig, bundled_lid_model  # noqa: E402
 from curation.stages.rowwise import decide, score  # noqa: E402
-from curation.train import boilerplate_documents, chunk_text  # noqa: E402
+from curation.train.trainer import chunk_text  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from curation.stages.toxicity import FastTextBackendConfig, Toxicity, ToxicityConfig
+    from curation.stages.toxicity import Toxicity, ToxicityConfig
+    from curation.stages.toxicity.config import FastTextBackendConfig
 
     docs = load_docs(args.docs)
     mean_chars = sum(map(len, docs)) / len(docs)

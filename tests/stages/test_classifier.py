@@ -22,7 +22,8 @@ from curation.stages.classifier import (
 )
 from curation.stages.rowwise import apply_row_stages
 from curation.text.fasttext_prep import prepare_array, prepare_text, prepare_texts
-from curation.train import FastTextParams, fit_fasttext
+from curation.train.config import FastTextParams
+from curation.train.trainer import fit_fasttext
 
 SCHEMA = StructType([StructField("id", StringType(), False), StructField("text", StringType())])
 

@@ -11,6 +11,9 @@ Two layouts, both loaded from a local directory (no hub access at run time):
 
 Inference is batched, texts sorted by length so a batch pads little, under ``inference_mode``
 on CPU or GPU. The model loads once per Python worker (module-level cache).
+
+Importing this module does not import torch: the stage imports it whatever its backends are, and
+torch is only there when the extra is installed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from curation.errors import ConfigError
+from curation.stages.toxicity.backends import ModelOutput, output_from_probs
 from curation.text.toxicity_lexicon import DIMENSIONS
 
 _CACHE: dict[tuple, Any] = {}
@@ -31,6 +35,8 @@ _LOCK = threading.Lock()
 
 
 def _require_torch():
+    # Imported here, not at the top: torch and transformers are an optional extra, and a run
+    # without a transformers backend must not need them (nor pay torch's import time).
     try:
         import torch
         import transformers
@@ -44,19 +50,12 @@ def _require_torch():
 
 def transformers_predictor(cfg: Any) -> Callable[[list[str]], Any]:
     """list[str] -> ModelOutput for a TransformersBackendConfig; the model loads on first use."""
-    from curation.stages.toxicity import ModelOutput, dims_from_probs
 
     def predict(texts: list[str]) -> ModelOutput:
         model = load_model(cfg)
         if model.layout == "celadon":
             return ModelOutput(model.celadon_scores(texts), {})
-        probs = model.label_probabilities(texts)
-        dims = (
-            dims_from_probs(probs, cfg.dimensions, cfg.thresholds, len(texts))
-            if cfg.dimensions
-            else None
-        )
-        return ModelOutput(dims, {col: probs[label] for label, col in cfg.labels.items()})
+        return output_from_probs(cfg, model.label_probabilities(texts), len(texts))
 
     return predict
 

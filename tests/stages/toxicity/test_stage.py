@@ -6,19 +6,17 @@ import random
 
 import fasttext
 import pytest
-from pydantic import ValidationError
 from pyspark.sql.types import StringType, StructField, StructType
 
 from curation.errors import ConfigError
 from curation.stages import STAGES_BY_KIND, build_stage
 from curation.stages.rowwise import apply_row_stages
-from curation.stages.toxicity import (
+from curation.stages.toxicity.config import (
     FastTextBackendConfig,
     LexiconBackendConfig,
-    Toxicity,
     ToxicityConfig,
-    dims_from_probs,
 )
+from curation.stages.toxicity.stage import Toxicity
 
 SCHEMA = StructType([StructField("id", StringType(), False), StructField("text", StringType())])
 LANG_SCHEMA = StructType([*SCHEMA.fields, StructField("lang", StringType())])
@@ -119,26 +117,7 @@ def test_user_term_list_from_config_is_read_on_the_driver(spark, tmp_path):
     assert out["n"].tox_class == "none"
 
 
-def test_config_errors_name_the_field_and_fix(spark, tmp_path):
-    with pytest.raises(ValidationError, match="no term list for 'xx'"):
-        LexiconBackendConfig(languages=("xx",))
-    with pytest.raises(ValidationError, match="names .* must be distinct"):
-        ToxicityConfig(backends=(LexiconBackendConfig(), LexiconBackendConfig()))
-    ft_doc = FastTextBackendConfig(
-        model_path="m.bin",
-        labels={"__label__hate": "tox_ft_hate"},
-        dimensions={"__label__hate": ("race",)},
-    )
-    with pytest.raises(ValidationError, match="remove_spans needs a backend that scores sentences"):
-        ToxicityConfig(backends=(ft_doc,), on_toxic="remove_spans")
-    ft_nodims = FastTextBackendConfig(model_path="m.bin", labels={"__label__hate": "tox_ft_hate"})
-    with pytest.raises(ValidationError, match="none gives dimension scores"):
-        ToxicityConfig(backends=(ft_nodims,))
-    with pytest.raises(ValidationError, match="thresholds"):
-        FastTextBackendConfig(model_path="m.bin", labels={"a": "b"}, thresholds=(0.9, 0.5, 0.95))
-    with pytest.raises(ValidationError):
-        ToxicityConfig(on_mild="delete")
-
+def test_term_list_errors_at_prepare_name_the_file_and_fix(spark, tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("zorblat\trace\tthree\tslur\n", encoding="utf-8")
     cfg = ToxicityConfig(backends=(LexiconBackendConfig(extra_lists={"en": (str(bad),)}),))
@@ -243,12 +222,3 @@ def test_fasttext_label_missing_from_model_is_a_config_error(spark, ft_model):
 
     with pytest.raises(ConfigError, match=r"labels \['__label__toxic'\] are not in the model"):
         stage.scorer()(pa.RecordBatch.from_pydict({"id": ["a"], "text": ["hello"]}))
-
-
-def test_dims_from_probs_uses_thresholds():
-    import numpy as np
-
-    probs = {"hate": np.array([0.2, 0.5, 0.75, 0.95]), "threat": np.array([0.0, 0.0, 0.0, 0.6])}
-    dims = dims_from_probs(probs, {"hate": ["race"], "threat": ["violence"]}, (0.5, 0.7, 0.9), 4)
-    assert dims[:, 0].tolist() == [0, 1, 2, 3]
-    assert dims[:, 4].tolist() == [0, 0, 0, 1]

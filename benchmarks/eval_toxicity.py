@@ -1,6 +1,6 @@
 """Evaluate toxicity scoring on labelled data: a fastText classifier trained here vs. the lexicon.
 
-    python -m curation.eval_toxicity [--data ../shared/data/toxicity/davidson.jsonl]
+    .venv/bin/python benchmarks/eval_toxicity.py [--data ../shared/data/toxicity/davidson.jsonl]
         [--out benchmarks/results/toxicity_eval.json] [--seed 13] [--test-fraction 0.2]
         [--model-out PATH]
 
@@ -19,8 +19,8 @@ two ways on the held-out split:
 The lexicon backend has no training; its classes are mapped to a binary decision two ways:
 ``class != none`` (what the stage would flag or drop by default) and ``any dimension >= 2``
 (an explicit mention on one dimension, which catches single slurs Celadon's class rules call
-"none"). Metrics come from ``curation.train.binary_metrics`` (the quality trainer's), so both
-classifiers are scored the same way. fastText is trained directly on the driver: the shared
+"none"). Metrics come from ``curation.train.metrics.binary_metrics`` (the quality trainer's), so
+both classifiers are scored the same way. fastText is trained directly on the driver: the shared
 ``curation train-classifier`` samples two balanced classes from tables, while this evaluation
 needs three labels and the natural class balance on the held-out split.
 """
@@ -40,9 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.text.fasttext_prep import prepare_texts
-from curation.text.toxicity_lexicon import Lexicon, toxicity_class
-from curation.train import binary_metrics, roc_auc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from curation.text.fasttext_prep import prepare_texts  # noqa: E402
+from curation.text.toxicity_lexicon import Lexicon, toxicity_class  # noqa: E402
+from curation.train.metrics import binary_metrics, roc_auc  # noqa: E402
 
 LABELS = ("hate", "offensive", "neither")
 # Tweets: lower-case, accents folded, whitespace collapsed (the stage's prep "ultrafineweb"),
@@ -173,7 +175,7 @@ def _default_data() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m curation.eval_toxicity", description=__doc__.split("\n")[0]
+        prog="python benchmarks/eval_toxicity.py", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--data", default=_default_data(), help="JSONL with text and label fields")
     ap.add_argument("--out", default="benchmarks/results/toxicity_eval.json")

@@ -17,21 +17,7 @@ The flow (DCLM and Ultra-FineWeb train their quality filters the same way):
    the same held-out rows and recorded;
 7. save the model (.bin) and a JSON sidecar next to it (``model.bin`` -> ``model.json``).
 
-A config (YAML for ``curation train-classifier``)::
-
-    tables:
-      wiki:  {path: data/wiki.jsonl}
-      mail:  {path: data/mail_delta, format: delta}
-    positives: {tables: [wiki], chunk_chars: 2500}
-    negatives: {query: "SELECT text FROM mail WHERE label = 'spam'", chunk_chars: 2500}
-    output: models/quality.bin
-    max_per_class: 100000
-    hard_negative_rounds: 1
-    fasttext: {bucket: 500000}
-
-``python -m curation.train --demo-shared`` trains on ../shared/data (Wikipedia + Brown vs.
-SpamAssassin spam + generated boilerplate) and writes the held-out metrics to
-benchmarks/results/quality_classifier.json.
+The config (tables, classes, hyperparameters) is ``curation.train.config.TrainConfig``.
 """
 
 from __future__ import annotations
@@ -43,32 +29,28 @@ import random
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from curation import columns as C
 from curation.errors import ConfigError, CurationError
-from curation.frozen import FrozenModel
 from curation.readers import InputConfig, detect_format, read_documents
-from curation.session import SparkSettings
 from curation.stages.classifier import (
-    LABEL_PATTERN,
     FastTextQuality,
     FastTextQualityConfig,
     positive_probabilities,
     sidecar_path,
 )
-from curation.text.fasttext_prep import PrepMode, prepare_texts
+from curation.text.fasttext_prep import prepare_texts
+from curation.train.config import ClassSource, FastTextParams, TrainConfig
+from curation.train.metrics import binary_metrics
 
-_IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _HASH = "__train_hash"
 _KEY = "__train_key"
 _SCORE = "__train_score"
@@ -76,153 +58,6 @@ _SCORE = "__train_score"
 
 class TrainingError(CurationError):
     """Training could not produce a model (too little data, fastText diverged)."""
-
-
-# --- configuration ---------------------------------------------------------------------------
-
-
-class ClassSource(FrozenModel):
-    """The rows of one class: the union of some tables' text, or a SQL query over the tables."""
-
-    tables: tuple[str, ...] = Field(
-        (), description="Names of entries in `tables` whose `text` columns are unioned."
-    )
-    query: str | None = Field(
-        None,
-        min_length=1,
-        description="SQL over the tables (each is a temp view under its name) returning a "
-        "`text` column, e.g. SELECT text FROM mail WHERE label = 'spam'.",
-    )
-    # Documents of very different lengths let a model learn length; DCLM/Ultra-FineWeb samples
-    # are web pages of a few KB, so long sources are cut to about that size.
-    chunk_chars: int | None = Field(
-        None,
-        ge=200,
-        le=1_000_000,
-        description="Split texts longer than this into chunks of at most about this many "
-        "characters, on paragraph (then whitespace) boundaries. Null keeps texts whole.",
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ClassSource:
-        if bool(self.tables) == (self.query is not None):
-            raise ValueError("give either `tables` (a list of table names) or `query`, not both")
-        return self
-
-
-class FastTextParams(FrozenModel):
-    """fastText supervised hyperparameters. Defaults: Ultra-FineWeb's classifier."""
-
-    # Ultra-FineWeb: lr 0.1, dim 256, word n-grams 3, min count 3, 3 epochs (DCLM: bigrams).
-    lr: float = Field(0.1, gt=0.0, le=5.0, description="Learning rate.")
-    epoch: int = Field(3, ge=1, le=1000, description="Passes over the training file.")
-    word_ngrams: int = Field(3, ge=1, le=6, description="Longest word n-gram used as a feature.")
-    dim: int = Field(256, ge=2, le=1024, description="Embedding dimension.")
-    min_count: int = Field(3, ge=1, le=1_000_000, description="Words rarer than this are ignored.")
-    # fastText's default. Softmax over two labels gives calibrated P(positive).
-    loss: Literal["softmax", "hs", "ns", "ova"] = Field("softmax", description="Loss function.")
-    # fastText's default; the model holds bucket x dim floats (2M x 256 x 4 B = 2 GB), so small
-    # training sets are better served by 100k-500k.
-    bucket: int = Field(
-        2_000_000, ge=1_000, le=50_000_000, description="Hash buckets for word n-grams."
-    )
-    thread: int | None = Field(
-        None, ge=1, le=512, description="Training threads; default: all cores of the driver."
-    )
-
-    def fasttext_kwargs(self, seed: int) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "epoch": self.epoch,
-            "wordNgrams": self.word_ngrams,
-            "dim": self.dim,
-            "minCount": self.min_count,
-            "loss": self.loss,
-            "bucket": self.bucket,
-            "thread": self.thread or os.cpu_count() or 1,
-            "seed": seed,
-            "verbose": 0,
-        }
-
-
-class TrainConfig(FrozenModel):
-    """One classifier training run."""
-
-    tables: dict[str, InputConfig] = Field(
-        description="Named inputs (JSONL, Parquet, Delta); each becomes a temp view of its name."
-    )
-    positives: ClassSource = Field(description="Rows of the positive (high-quality) class.")
-    negatives: ClassSource = Field(description="Rows of the negative class (the pool).")
-    output: str = Field(
-        min_length=1,
-        description="Local path of the model file (.bin); the sidecar is written beside it.",
-    )
-    # DCLM's labels: __label__hq for the reference data, __label__cc for Common Crawl.
-    positive_label: str = Field("__label__hq", pattern=LABEL_PATTERN, description="Positive label.")
-    negative_label: str = Field("__label__cc", pattern=LABEL_PATTERN, description="Negative label.")
-    # DCLM: newlines to spaces.
-    prep: PrepMode = Field("dclm", description="Text preparation: dclm or ultrafineweb.")
-    # A driver-side sample: 100k texts of a few KB per class is a few hundred MB on disk.
-    max_per_class: int = Field(
-        100_000, ge=10, le=10_000_000, description="Most rows sampled from each class."
-    )
-    # A tenth held out is the usual choice; ample for the metric at these sample sizes.
-    validation_fraction: float = Field(
-        0.1, gt=0.0, lt=0.9, description="Share of each class held out for metrics."
-    )
-    # Too little text carries no signal about quality (and chunking leaves short tails).
-    min_chars: int = Field(
-        100, ge=1, le=100_000, description="Texts shorter than this are not used."
-    )
-    seed: int = Field(42, ge=0, le=2**31 - 1, description="Seed for sampling, split and fastText.")
-    # Ultra-FineWeb iterates its classifier; 0 keeps DCLM's single round.
-    hard_negative_rounds: int = Field(
-        0, ge=0, le=10, description="Retrain rounds on the negatives the model scores highest."
-    )
-    fasttext: FastTextParams = Field(default_factory=FastTextParams)
-
-    @field_validator("tables")
-    @classmethod
-    def _table_names(cls, tables: dict[str, InputConfig]) -> dict[str, InputConfig]:
-        if not tables:
-            raise ValueError("name at least one table")
-        for name in tables:
-            if not re.match(_IDENT, name):
-                raise ValueError(
-                    f"table name {name!r} is not a SQL identifier (letters, _, digits)"
-                )
-        return tables
-
-    @field_validator("output")
-    @classmethod
-    def _local_output(cls, output: str) -> str:
-        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", output) and not output.startswith("file://"):
-            raise ValueError("fastText writes local files; give a local path for output")
-        return output.removeprefix("file://")
-
-    @model_validator(mode="after")
-    def _check(self) -> TrainConfig:
-        if self.positive_label == self.negative_label:
-            raise ValueError("positive_label and negative_label must differ")
-        for side in ("positives", "negatives"):
-            for name in getattr(self, side).tables:
-                if name not in self.tables:
-                    raise ValueError(
-                        f"{side}.tables names {name!r}, which is not in tables "
-                        f"({', '.join(self.tables)})"
-                    )
-        return self
-
-
-def load_train_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
-    """Read a training YAML, apply ``key.path=value`` overrides, validate."""
-    from curation.config import format_validation_error, read_yaml
-
-    raw = read_yaml(path, overrides)
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, raw, str(path))) from None
 
 
 # --- result ----------------------------------------------------------------------------------
@@ -258,53 +93,6 @@ class TrainResult:
 
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); None if one class.
-
-    >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
-    0.75
-    """
-    y = np.asarray(labels).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    first_rank = np.cumsum(counts) - counts + 1  # 1-based rank of each distinct score's first row
-    avg_rank = first_rank + (counts - 1) / 2.0
-    ranks = avg_rank[inverse]
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
-
-
-def binary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
-    """Precision, recall, F1 of the positive class at ``threshold``, ROC-AUC, accuracy."""
-    y = np.asarray(labels).astype(bool)
-    pred = np.asarray(scores) >= threshold
-    tp = int((pred & y).sum())
-    fp = int((pred & ~y).sum())
-    fn = int((~pred & y).sum())
-    tn = int((~pred & ~y).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "threshold": threshold,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "accuracy": (tp + tn) / len(y) if len(y) else 0.0,
-        "roc_auc": roc_auc(y, np.asarray(scores)),
-        "n_positive": int(y.sum()),
-        "n_negative": int((~y).sum()),
-        "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
-    }
 
 
 # --- chunking --------------------------------------------------------------------------------
@@ -689,188 +477,3 @@ def _curation_version() -> str | None:
         return version("curation")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return None
-
-
-# --- demo on ../shared/data ------------------------------------------------------------------
-
-_NAV = [
-    "Home",
-    "About Us",
-    "Products",
-    "Services",
-    "Blog",
-    "Shop",
-    "Contact",
-    "FAQ",
-    "Careers",
-    "Deals",
-    "New Arrivals",
-    "Support",
-    "Login",
-    "Register",
-    "Cart (0)",
-    "Wishlist",
-]
-_SHOP = [
-    "Wireless Earbuds",
-    "LED Desk Lamp",
-    "Running Shoes",
-    "Phone Case",
-    "Yoga Mat",
-    "Coffee Grinder",
-    "USB-C Cable",
-    "Smart Watch",
-    "Backpack",
-    "Sunglasses",
-    "Water Bottle",
-]
-_SEO = [
-    "best",
-    "cheap",
-    "buy online",
-    "discount",
-    "free shipping",
-    "top rated",
-    "sale",
-    "deals",
-    "near me",
-    "2019",
-    "review",
-    "coupon",
-    "promo code",
-    "lowest price",
-]
-_BOILER = [
-    "We use cookies to improve your experience. By continuing to browse you agree to our use "
-    "of cookies. Accept | Decline | Cookie Settings",
-    "Sign in | Create an account | Forgot your password?",
-    "Share on Facebook | Tweet | Pin it | Email | Print",
-    "Subscribe to our newsletter and get 10% off your first order! Enter your email: [Subscribe]",
-    "Privacy Policy | Terms of Service | Sitemap | Accessibility | Do Not Sell My Info",
-    "JavaScript is disabled in your browser. Please enable it to use all features of this site.",
-    "Skip to main content",
-    "Back to top",
-    "Loading...",
-    "Read more >>",
-    "Click here",
-]
-
-
-def boilerplate_documents(n: int, seed: int = 0) -> list[str]:
-    """Generated web boilerplate (menus, cookie banners, product grids, SEO tag lists, footers).
-
-    Negatives for the demo classifier: the kind of page text quality filters exist to remove.
-    """
-    rng = random.Random(seed)
-    docs = []
-    for _ in range(n):
-        lines: list[str] = []
-        for _ in range(rng.randint(8, 40)):
-            kind = rng.random()
-            if kind < 0.2:
-                lines.append(" | ".join(rng.sample(_NAV, rng.randint(4, 9))))
-            elif kind < 0.45:
-                item = rng.choice(_SHOP)
-                lines.append(
-                    f"{item} - ${rng.randint(5, 300)}.{rng.randint(0, 99):02d}  "
-                    f"{'★' * rng.randint(2, 5)} ({rng.randint(1, 9000)} reviews)  Add to cart"
-                )
-            elif kind < 0.6:
-                tags = (f"{rng.choice(_SEO)} {rng.choice(_SHOP).lower()}" for _ in range(6))
-                lines.append("Tags: " + ", ".join(tags))
-            elif kind < 0.9:
-                lines.append(rng.choice(_BOILER))
-            else:
-                year = rng.randint(2005, 2024)
-                lines.append(f"© {year} {rng.choice(_SHOP).split()[0]} Inc. All rights reserved.")
-        docs.append("\n".join(lines))
-    return docs
-
-
-def demo_shared(shared: Path, out_dir: Path, results: Path, master: str = "local[2]") -> dict:
-    """Train the demo classifier on ../shared/data and write its held-out metrics to JSON."""
-    import time
-
-    from curation.session import get_session
-
-    text = shared / "text"
-    for name in ("wikipedia_sample.jsonl", "brown.jsonl", "spamassassin.jsonl"):
-        if not (text / name).is_file():
-            raise ConfigError(f"{text / name} is missing; the demo needs ../shared/data")
-    spark = get_session(SparkSettings(master=master, ui=False, shuffle_partitions=8))
-    work = Path(tempfile.mkdtemp(prefix="curation-demo-"))
-    try:
-        boiler = work / "boilerplate.jsonl"
-        with open(boiler, "w", encoding="utf-8") as fh:
-            for i, doc in enumerate(boilerplate_documents(1500, seed=7)):
-                fh.write(json.dumps({"id": f"boiler-{i}", "text": doc}) + "\n")
-        cfg = TrainConfig(
-            tables={
-                "wiki": InputConfig(path=str(text / "wikipedia_sample.jsonl")),
-                "brown": InputConfig(path=str(text / "brown.jsonl")),
-                "mail": InputConfig(path=str(text / "spamassassin.jsonl")),
-                "boiler": InputConfig(path=str(boiler)),
-            },
-            positives=ClassSource(tables=("wiki", "brown"), chunk_chars=2500),
-            negatives=ClassSource(
-                query="SELECT text FROM mail WHERE label = 'spam' "
-                "UNION ALL SELECT text FROM boiler",
-                chunk_chars=2500,
-            ),
-            output=str(out_dir / "quality_classifier.bin"),
-            hard_negative_rounds=1,
-            # 200k buckets keep the demo model near 250 MB (the 2M default would be 2 GB).
-            fasttext=FastTextParams(bucket=200_000),
-        )
-        t0 = time.monotonic()
-        result = train_classifier(spark, cfg)
-        seconds = time.monotonic() - t0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    with open(result.sidecar_path, encoding="utf-8") as fh:
-        sidecar = json.load(fh)
-    report = {
-        "what": "fastText quality classifier trained by `python -m curation.train --demo-shared`",
-        "positives": "Wikipedia sample + Brown corpus, chunked to <= 2500 chars",
-        "negatives": "SpamAssassin spam + 1500 generated boilerplate pages, chunked to <= 2500 "
-        "chars",
-        "seconds_total": round(seconds, 1),
-        "load_average": os.getloadavg()[0],
-        "sizes": result.sizes,
-        "hyperparameters": sidecar["hyperparameters"],
-        "prep": sidecar["prep"],
-        "metrics": result.metrics,
-        "rounds": result.rounds,
-    }
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(result.summary())
-    print(f"metrics written to {results}")
-    return report
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    repo = Path(__file__).resolve().parents[1]
-    p = argparse.ArgumentParser(prog="python -m curation.train", description=__doc__.split("\n")[0])
-    p.add_argument("--demo-shared", action="store_true", help="train the demo on ../shared/data")
-    p.add_argument("--shared", type=Path, default=repo.parent / "shared" / "data")
-    p.add_argument("--out", type=Path, default=repo / "out" / "quality_classifier")
-    p.add_argument(
-        "--results", type=Path, default=repo / "benchmarks" / "results" / "quality_classifier.json"
-    )
-    p.add_argument("--master", default="local[2]")
-    args = p.parse_args(argv)
-    if not args.demo_shared:
-        p.error("nothing to do; use --demo-shared (or `curation train-classifier CONFIG`)")
-    try:
-        demo_shared(args.shared, args.out, args.results, args.master)
-    except CurationError as exc:
-        print(f"error: {exc}")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

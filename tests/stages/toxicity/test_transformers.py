@@ -14,13 +14,13 @@ from pyspark.sql.types import StringType, StructField, StructType  # noqa: E402
 
 from curation.errors import ConfigError  # noqa: E402
 from curation.stages.rowwise import apply_row_stages  # noqa: E402
-from curation.stages.toxicity import (  # noqa: E402
+from curation.stages.toxicity.config import (  # noqa: E402
     LexiconBackendConfig,
-    Toxicity,
     ToxicityConfig,
     TransformersBackendConfig,
 )
-from curation.toxicity_transformers import load_model, transformers_predictor  # noqa: E402
+from curation.stages.toxicity.stage import Toxicity  # noqa: E402
+from curation.stages.toxicity.transformers import load_model, transformers_predictor  # noqa: E402
 
 WORDS = [
     "the",

@@ -1,4 +1,4 @@
-"""Classifier training: real Spark reading real files, real fastText, metrics and sidecar."""
+"""Classifier training: real Spark reading real files, real fastText, sidecar and rounds."""
 
 from __future__ import annotations
 
@@ -7,95 +7,27 @@ import random
 from pathlib import Path
 
 import fasttext
-import numpy as np
 import pytest
-from pydantic import ValidationError
+from train_tables import TOPIC, line, train_config, write_jsonl
 
 from curation.errors import ConfigError
 from curation.readers import InputConfig
 from curation.stages.classifier import sidecar_path
 from curation.text.fasttext_prep import prepare_text
-from curation.train import (
-    ClassSource,
-    FastTextParams,
-    TrainConfig,
+from curation.train.config import ClassSource
+from curation.train.trainer import (
     TrainingError,
-    binary_metrics,
     chunk_text,
     class_frame,
-    load_train_config,
     register_tables,
-    roc_auc,
     seeded_sample,
     train_classifier,
 )
 
-TOPIC = (  # noqa: SIM905 - reads better as prose
-    "museum archive river valley harbour bridge cathedral council railway survey engineer "
-    "historian parish orchard library century restoration census committee village mill "
-    "lighthouse canal county festival research study evidence published measured described"
-).split()
-SPAM = (  # noqa: SIM905 - reads better as prose
-    "click buy cheap pills free offer limited deal winner casino bonus unsubscribe discount "
-    "order today guaranteed cash prize subscribe login password viagra loan credit urgent "
-    "money rich fast earn income bitcoin crypto investment opportunity"
-).split()
-FUNCTION = "the of and a to in is was for on that with by as at from it this".split()  # noqa: SIM905
-
-
-def _line(rng: random.Random, vocab: list[str], n: int = 40) -> str:
-    words = [rng.choice(vocab) if rng.random() < 0.6 else rng.choice(FUNCTION) for _ in range(n)]
-    return " ".join(words[:20]) + "\n" + " ".join(words[20:])
-
-
-def _write_jsonl(path, texts, extra=None):
-    with open(path, "w", encoding="utf-8") as fh:
-        for i, t in enumerate(texts):
-            row = {"id": f"{path.stem}-{i}", "text": t, **(extra(i) if extra else {})}
-            fh.write(json.dumps(row) + "\n")
-    return str(path)
-
-
-def _params(**kw) -> FastTextParams:
-    # Small and single-threaded: fast, and the same result on every run.
-    base = dict(dim=64, epoch=10, bucket=20_000, thread=1, min_count=1, word_ngrams=2)
-    return FastTextParams(**{**base, **kw})
-
-
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory):
-    rng = random.Random(11)
-    root = tmp_path_factory.mktemp("train")
-    good = _write_jsonl(root / "good.jsonl", [_line(rng, TOPIC) for _ in range(200)])
-    # A mixed pool: spam rows and some topic rows, told apart by a metadata column.
-    mail = _write_jsonl(
-        root / "mail.jsonl",
-        [_line(rng, SPAM) if i % 4 else _line(rng, TOPIC) for i in range(320)],
-        extra=lambda i: {"label": "spam" if i % 4 else "ham"},
-    )
-    return {"good": good, "mail": mail, "root": root}
-
-
-def _config(paths, out, **kw) -> TrainConfig:
-    base = dict(
-        tables={
-            "good": InputConfig(path=paths["good"]),
-            "mail": InputConfig(path=paths["mail"]),
-        },
-        positives=ClassSource(tables=("good",)),
-        negatives=ClassSource(query="SELECT text FROM mail WHERE label = 'spam'"),
-        output=str(out),
-        min_chars=20,
-        validation_fraction=0.2,
-        seed=5,
-        fasttext=_params(),
-    )
-    return TrainConfig(**{**base, **kw})
-
 
 def test_trains_separable_classes_and_writes_sidecar(spark, tables, tmp_path):
     out = tmp_path / "models" / "q.bin"
-    result = train_classifier(spark, _config(tables, out))
+    result = train_classifier(spark, train_config(tables, out))
     # Pools: 200 positives, 240 spam rows; balanced to 200 each, 40 of each held out.
     assert result.sizes["pool"] == {"positive": 200, "negative": 240}
     assert result.sizes["validation"] == {"positive": 40, "negative": 40}
@@ -119,7 +51,7 @@ def test_trains_separable_classes_and_writes_sidecar(spark, tables, tmp_path):
 
     # The saved model gives the stated scores: recompute a prediction on a fresh positive.
     model = fasttext.load_model(str(out))
-    text = prepare_text(_line(random.Random(99), TOPIC), "dclm")
+    text = prepare_text(line(random.Random(99), TOPIC), "dclm")
     labels, probs = model.predict(text, k=-1)
     assert dict(zip(labels, probs, strict=True))["__label__hq"] > 0.5
     assert "precision" in result.summary()
@@ -141,7 +73,7 @@ def test_seeded_sample_ignores_partitioning_and_follows_the_seed(spark, tables):
 
 
 def test_max_per_class_and_ultrafineweb_prep(spark, tables, tmp_path):
-    cfg = _config(tables, tmp_path / "u.bin", max_per_class=50, prep="ultrafineweb")
+    cfg = train_config(tables, tmp_path / "u.bin", max_per_class=50, prep="ultrafineweb")
     result = train_classifier(spark, cfg)
     assert result.sizes["per_class"] == 50
     assert result.sizes["validation"] == {"positive": 10, "negative": 10}
@@ -151,7 +83,7 @@ def test_max_per_class_and_ultrafineweb_prep(spark, tables, tmp_path):
 
 
 def test_hard_negative_rounds_are_recorded(spark, tables, tmp_path):
-    cfg = _config(tables, tmp_path / "h.bin", max_per_class=100, hard_negative_rounds=2)
+    cfg = train_config(tables, tmp_path / "h.bin", max_per_class=100, hard_negative_rounds=2)
     result = train_classifier(spark, cfg)
     rounds = result.rounds
     assert [r["round"] for r in rounds] == [0, 1, 2]
@@ -171,9 +103,9 @@ def test_hard_negative_rounds_are_recorded(spark, tables, tmp_path):
 def test_chunked_sources(spark, tables, tmp_path):
     # Long positives: 40 docs of 10 paragraphs each, chunked to ~300 chars.
     rng = random.Random(3)
-    long_docs = ["\n\n".join(_line(rng, TOPIC, 30) for _ in range(10)) for _ in range(40)]
-    path = _write_jsonl(tmp_path / "long.jsonl", long_docs)
-    cfg = _config(
+    long_docs = ["\n\n".join(line(rng, TOPIC, 30) for _ in range(10)) for _ in range(40)]
+    path = write_jsonl(tmp_path / "long.jsonl", long_docs)
+    cfg = train_config(
         tables,
         tmp_path / "c.bin",
         tables={"long": InputConfig(path=path), "mail": InputConfig(path=tables["mail"])},
@@ -195,7 +127,7 @@ def test_delta_input_version_is_pinned_and_recorded(spark, tables, tmp_path):
     early = F.expr("cast(substring_index(id, '-', -1) as int) < 100")
     store.write(good.filter(early), table, mode="append")
     version = store.write(good.filter(~early), table, mode="append")
-    cfg = _config(
+    cfg = train_config(
         tables,
         tmp_path / "d.bin",
         tables={"good": InputConfig(path=table), "mail": InputConfig(path=tables["mail"])},
@@ -205,7 +137,7 @@ def test_delta_input_version_is_pinned_and_recorded(spark, tables, tmp_path):
     assert side["inputs"]["good"] == {"path": table, "format": "delta", "version": version}
     assert result.sizes["pool"]["positive"] == 200  # both commits read
     # An explicit version is honoured: the first commit only.
-    first = _config(
+    first = train_config(
         tables,
         tmp_path / "d0.bin",
         tables={
@@ -220,73 +152,17 @@ def test_delta_input_version_is_pinned_and_recorded(spark, tables, tmp_path):
 
 
 def test_too_little_data_is_a_training_error(spark, tables, tmp_path):
-    cfg = _config(tables, tmp_path / "x.bin", min_chars=100_000)
+    cfg = train_config(tables, tmp_path / "x.bin", min_chars=100_000)
     with pytest.raises(TrainingError, match="too little data"):
         train_classifier(spark, cfg)
 
 
 def test_query_without_text_column_is_a_config_error(spark, tables, tmp_path):
-    cfg = _config(tables, tmp_path / "x.bin", negatives=ClassSource(query="SELECT id FROM mail"))
+    cfg = train_config(
+        tables, tmp_path / "x.bin", negatives=ClassSource(query="SELECT id FROM mail")
+    )
     with pytest.raises(ConfigError, match="must return `text`"):
         train_classifier(spark, cfg)
-
-
-def test_config_validation(tables, tmp_path):
-    with pytest.raises(ValidationError, match="either `tables`"):
-        ClassSource()
-    with pytest.raises(ValidationError, match="either `tables`"):
-        ClassSource(tables=("a",), query="SELECT text FROM a")
-    with pytest.raises(ValidationError, match="not in tables"):
-        _config(tables, tmp_path / "x.bin", positives=ClassSource(tables=("nope",)))
-    with pytest.raises(ValidationError, match="local path"):
-        _config(tables, "s3a://bucket/m.bin")
-    with pytest.raises(ValidationError, match="must differ"):
-        _config(tables, tmp_path / "x.bin", negative_label="__label__hq")
-    with pytest.raises(ValidationError):
-        _config(tables, tmp_path / "x.bin", tables={"bad name": InputConfig(path="x")})
-
-
-def test_yaml_config_with_override(tables, tmp_path):
-    cfg_file = tmp_path / "train.yaml"
-    cfg_file.write_text(
-        f"""
-tables:
-  good: {{path: {tables["good"]}}}
-  mail: {{path: {tables["mail"]}}}
-positives: {{tables: [good]}}
-negatives: {{query: "SELECT text FROM mail WHERE label = 'spam'"}}
-output: {tmp_path / "y.bin"}
-fasttext: {{dim: 32}}
-""",
-        encoding="utf-8",
-    )
-    cfg = load_train_config(cfg_file, ["fasttext.epoch=7", "seed=3"])
-    assert cfg.fasttext.dim == 32 and cfg.fasttext.epoch == 7 and cfg.seed == 3
-    cfg_file.write_text("tables: {}\npositives: {tables: [a]}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="invalid setting"):
-        load_train_config(cfg_file)
-
-
-# --- pure helpers ----------------------------------------------------------------------------
-
-
-def test_roc_auc_against_pair_counting():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 300)
-    s = np.round(rng.random(300) + y * 0.3, 2)  # rounding makes ties
-    pos, neg = s[y == 1], s[y == 0]
-    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    assert roc_auc(y, s) == pytest.approx(pairs / (len(pos) * len(neg)))
-    assert roc_auc(np.array([1, 1]), np.array([0.2, 0.3])) is None
-    assert roc_auc(np.array([0, 1]), np.array([0.2, 0.9])) == 1.0
-    assert roc_auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
-
-
-def test_binary_metrics_counts():
-    m = binary_metrics(np.array([1, 1, 1, 0, 0]), np.array([0.9, 0.6, 0.2, 0.7, 0.1]))
-    assert m["confusion"] == {"tp": 2, "fp": 1, "fn": 1, "tn": 1}
-    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
-    assert m["f1"] == pytest.approx(2 / 3)
 
 
 def test_chunk_text_packs_paragraphs():

@@ -1,0 +1,224 @@
+"""What the toxicity stage is configured with, and the columns and reasons it writes.
+
+``ToxicityConfig`` holds the backends (a discriminated union on ``type``: lexicon, fastText,
+transformers) and the policy per class; the constants name the columns the stage writes and its
+drop reasons.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from curation.frozen import FrozenModel
+from curation.stages.base import StageConfig
+from curation.text.fasttext_prep import PrepMode
+from curation.text.toxicity_lexicon import DIMENSIONS, builtin_lexicon_path
+
+Dimension = Literal["race", "gender", "religion", "ability", "violence"]
+Policy = Literal["keep", "flag", "drop", "remove_spans"]
+Unit = Literal["document", "sentence"]
+_COLUMN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_NAME = r"^[a-z][a-z0-9_]{0,15}$"
+
+DIM_COLUMNS: tuple[str, ...] = tuple(f"tox_{d}" for d in DIMENSIONS)
+SUM_COLUMN = "tox_sum"
+CLASS_COLUMN = "tox_class"
+WARNING_COLUMN = "content_warning"
+ORIG_CHARS_COLUMN = "tox_orig_chars"
+REMOVED_CHARS_COLUMN = "tox_removed_chars"
+REASON_TOXIC = "toxicity:toxic"
+REASON_MILD = "toxicity:mild"
+
+# p >= 0.5 is the usual binary decision point; 0.7 and 0.9 split the confident range into
+# "explicit" and "overt". Our choice: no peer publishes a probability-to-0..3 mapping.
+_DEFAULT_THRESHOLDS = (0.5, 0.7, 0.9)
+
+
+class LexiconBackendConfig(FrozenModel):
+    """The built-in term lists (plus the user's) scored sentence by sentence."""
+
+    type: Literal["lexicon"] = "lexicon"
+    name: str = Field("lex", pattern=_NAME, description="Column infix: tox_<name>_<dimension>.")
+    # English is the one list shipped (curation/data/toxicity/en.tsv).
+    languages: tuple[str, ...] = Field(
+        ("en",),
+        min_length=1,
+        max_length=200,
+        description="Languages whose lists to load (built-in and/or extra_lists).",
+    )
+    extra_lists: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Per language, paths of your own TSV lists (term, dimension, weight, kind), "
+        "added to the built-in one. Read on the driver and shipped with the stage.",
+    )
+    builtin: bool = Field(True, description="Load the built-in list of each language.")
+    language_column: str | None = Field(
+        None,
+        pattern=_COLUMN,
+        description="Column with each row's language (e.g. 'lang' from langid): score each row "
+        "with its language's list; rows of other languages get null lexicon scores. "
+        "Unset: all languages' lists are merged and applied to every row.",
+    )
+
+    @model_validator(mode="after")
+    def _lists_exist(self) -> LexiconBackendConfig:
+        for lang in self.languages:
+            has_builtin = self.builtin and builtin_lexicon_path(lang) is not None
+            if not has_builtin and not self.extra_lists.get(lang):
+                raise ValueError(
+                    f"languages: no term list for {lang!r} (built-in lists: en); "
+                    f"give one in extra_lists.{lang}"
+                )
+        unused = sorted(set(self.extra_lists) - set(self.languages))
+        if unused:
+            raise ValueError(f"extra_lists has languages not in languages: {unused}; add them")
+        return self
+
+
+class _ModelBackendConfig(FrozenModel):
+    """What fastText and transformers backends share: label columns, dimensions, unit."""
+
+    labels: dict[str, Annotated[str, Field(pattern=_COLUMN, max_length=64)]] = Field(
+        default_factory=dict,
+        description="Model label -> output column of its probability, e.g. "
+        "{'__label__hate': 'tox_ft_hate'}.",
+    )
+    dimensions: dict[str, tuple[Dimension, ...]] = Field(
+        default_factory=dict,
+        description="Model label -> the dimensions its probability scores (via thresholds).",
+    )
+    thresholds: tuple[float, float, float] = Field(
+        _DEFAULT_THRESHOLDS,
+        description="Probability cut-offs for scores 1, 2, 3 (increasing, in (0, 1]).",
+    )
+    # Document level by default: one prediction per document is cheapest; Dolma scores
+    # sentences with its fastText toxicity taggers, which span removal needs.
+    unit: Unit = Field("document", description="Score whole documents or each sentence.")
+
+    @model_validator(mode="after")
+    def _check_maps(self) -> _ModelBackendConfig:
+        t1, t2, t3 = self.thresholds
+        if not 0.0 < t1 <= t2 <= t3 <= 1.0:
+            raise ValueError(f"thresholds {self.thresholds} must satisfy 0 < t1 <= t2 <= t3 <= 1")
+        return self
+
+    def gives_dimensions(self) -> bool:
+        return bool(self.dimensions)
+
+
+class FastTextBackendConfig(_ModelBackendConfig):
+    """A fastText supervised model (.bin/.ftz) given by path or URI."""
+
+    type: Literal["fasttext"] = "fasttext"
+    name: str = Field("ft", pattern=_NAME, description="Column infix: tox_<name>_<dimension>.")
+    model_path: str = Field(min_length=1, description="fastText model: local path or URI.")
+    # DCLM-style preparation (newlines to spaces) is what curation.train uses by default.
+    prep: PrepMode = Field("dclm", description="Text preparation the model was trained with.")
+
+    @model_validator(mode="after")
+    def _needs_output(self) -> FastTextBackendConfig:
+        if not self.labels and not self.dimensions:
+            raise ValueError("map at least one model label in labels or dimensions")
+        return self
+
+
+class TransformersBackendConfig(_ModelBackendConfig):
+    """A Hugging Face model from a local directory (needs the ``transformers`` extra)."""
+
+    type: Literal["transformers"] = "transformers"
+    name: str = Field("tf", pattern=_NAME, description="Column infix: tox_<name>_<dimension>.")
+    model_dir: str = Field(
+        min_length=1,
+        description="Directory with config.json, weights and tokenizer; must be readable on "
+        "every executor (shared storage or baked into the image).",
+    )
+    layout: Literal["auto", "celadon", "sequence_classification"] = Field(
+        "auto",
+        description="celadon: encoder + heads.N of 4 classes (argmax = 0-3 score); "
+        "sequence_classification: one softmax head; auto: celadon if heads.* weights exist.",
+    )
+    # Celadon's head order (model card: Race/Origin, Gender/Sex, Religion, Ability, Violence).
+    head_dimensions: tuple[Dimension, ...] = Field(
+        DIMENSIONS, min_length=1, max_length=5, description="Dimension of each Celadon head."
+    )
+    # Celadon's annotation script batches 32 texts of at most 512 tokens.
+    batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
+    max_length: int = Field(512, ge=8, le=8192, description="Tokens kept per text.")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="auto: cuda if available."
+    )
+
+    def gives_dimensions(self) -> bool:
+        return self.layout != "sequence_classification" or bool(self.dimensions)
+
+
+BackendConfig = Annotated[
+    LexiconBackendConfig | FastTextBackendConfig | TransformersBackendConfig,
+    Field(discriminator="type"),
+]
+
+
+class ToxicityConfig(StageConfig):
+    """Backends to score with and what to do with each toxicity class."""
+
+    kind: Literal["toxicity"] = "toxicity"
+    backends: tuple[BackendConfig, ...] = Field(
+        (LexiconBackendConfig(),),
+        min_length=1,
+        max_length=8,
+        description="Scorers; tox_<dimension> is the maximum over those giving dimensions.",
+    )
+    # Toxic Commons: mild texts get a content warning, toxic ones leave the main corpus.
+    on_mild: Policy = Field("flag", description="keep | flag | drop | remove_spans for mild.")
+    on_toxic: Policy = Field("drop", description="keep | flag | drop | remove_spans for toxic.")
+    # 2 = "explicit" on Celadon's scale: removing sentences scored 1 would cut objective mentions.
+    span_min_score: int = Field(
+        2,
+        ge=1,
+        le=3,
+        description="A sentence with a dimension at least this is cut by remove_spans.",
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ToxicityConfig:
+        names = [b.name for b in self.backends]
+        if len(set(names)) != len(names):
+            raise ValueError(f"backends: names {names} must be distinct; set `name:` on each")
+        if not any(gives_dimensions(b) for b in self.backends):
+            raise ValueError(
+                "backends: none gives dimension scores; add a lexicon backend or map model "
+                "labels to dimensions"
+            )
+        cols = [c for b in self.backends for c in _backend_columns(b)]
+        dupes = sorted({c for c in cols if cols.count(c) > 1})
+        if dupes:
+            raise ValueError(f"backends: output columns {dupes} are produced twice; rename them")
+        if "remove_spans" in (self.on_mild, self.on_toxic) and not any(
+            gives_dimensions(b) and _sentence_level(b) for b in self.backends
+        ):
+            raise ValueError(
+                "remove_spans needs a backend that scores sentences: a lexicon backend or a "
+                "model backend with unit: sentence"
+            )
+        return self
+
+    def policy(self, cls: str) -> Policy:
+        return {"mild": self.on_mild, "toxic": self.on_toxic}.get(cls, "keep")
+
+
+def gives_dimensions(b: Any) -> bool:
+    """Whether backend ``b`` scores dimensions (tox_<name>_<dimension>); a lexicon always does."""
+    return isinstance(b, LexiconBackendConfig) or b.gives_dimensions()
+
+
+def _sentence_level(b: Any) -> bool:
+    return isinstance(b, LexiconBackendConfig) or b.unit == "sentence"
+
+
+def _backend_columns(b: Any) -> list[str]:
+    cols = [f"tox_{b.name}_{d}" for d in DIMENSIONS] if gives_dimensions(b) else []
+    if not isinstance(b, LexiconBackendConfig):
+        cols.extend(b.labels.values())
+    return cols
