@@ -40,7 +40,7 @@ from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField
 from curation import columns as C
 from curation.errors import ConfigError
 from curation.models import ModelRef, local_ref, ship_model
-from curation.stages.base import RowStage
+from curation.stages.base import Cutoffs, ReportSection, RowStage
 from curation.stages.toxicity.backends import (
     LexiconBackend,
     ModelBackend,
@@ -75,6 +75,7 @@ from curation.text.toxicity_lexicon import (
 
 class Toxicity(RowStage):
     config_class = ToxicityConfig
+    report_section = ReportSection("toxicity", "Toxicity", "no toxicity stage in this run")
     config: ToxicityConfig
 
     def __init__(self, config: ToxicityConfig):
@@ -214,7 +215,7 @@ class Toxicity(RowStage):
 
     # -- decide -------------------------------------------------------------------------------
 
-    def rules(self, scored: DataFrame):
+    def rules(self, scored: DataFrame, cutoffs: Cutoffs):
         cls_col = F.col(CLASS_COLUMN)
         rules = []
         for cls, reason in (("toxic", REASON_TOXIC), ("mild", REASON_MILD)):
