@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from curation.errors import ConfigError
 from curation.stages import build_stage
-from curation.stages.dedup import (
+from curation.stages.dedup.near import (
     ExactDedupConfig,
     NearDedup,
     NearDedupConfig,

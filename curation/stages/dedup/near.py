@@ -65,7 +65,7 @@ from curation.stages.base import (
     ensure_decision_columns,
     with_decision,
 )
-from curation.stages.components import connected_components
+from curation.stages.dedup.components import connected_components
 from curation.text import minhash as mh
 from curation.text import shingles as sh
 
