@@ -230,7 +230,7 @@ def candidate_shapes(spark, docs, cfg, jac: sparse.coo_matrix, labels: np.ndarra
     member, that plus a second star to the second smallest (what the stage does), or every
     pair (the most verification can find; buckets over 200 members skipped). Same band hashes.
     """
-    from curation.stages.dedup.near import with_minhash_signature
+    from curation.stages.dedup.signatures import with_minhash_signature
 
     df = spark.createDataFrame([(i, t) for i, t in docs], "id string, text string")
     rows = with_minhash_signature(df, cfg).select("id", "dup_bands").collect()
@@ -285,7 +285,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only the default configuration")
     args = ap.parse_args()
 
-    from curation.stages.dedup.near import NearDedupConfig
+    from curation.stages.dedup import NearDedupConfig
 
     t0 = time.perf_counter()
     docs, edits = build_corpus(args.base)

@@ -13,16 +13,11 @@ from pyspark.sql import functions as F
 
 from curation.errors import ConfigError
 from curation.stages import build_stage
-from curation.stages.dedup.near import (
-    ExactDedupConfig,
-    NearDedup,
-    NearDedupConfig,
-    SurvivorPolicy,
-    exact_dedup,
-    near_dedup,
-    run_near_dedup,
-    with_minhash_signature,
-)
+from curation.stages.dedup import ExactDedupConfig, NearDedup, NearDedupConfig
+from curation.stages.dedup.common import SurvivorPolicy
+from curation.stages.dedup.exact import exact_dedup
+from curation.stages.dedup.near import near_dedup, run_near_dedup
+from curation.stages.dedup.signatures import with_minhash_signature
 from curation.text import shingles as sh
 
 SCHEMA = "id string, text string, quality_score double, source string"
