@@ -87,13 +87,42 @@ def run_near_dedup(
     cfg = cfg or NearDedupConfig()
     active, passive = split(df)
     columns = active.columns
-    keyed = active.withColumn(H, F.md5(F.coalesce(F.col(C.TEXT), F.lit("")))).withColumn(
+    keyed = _keyed(active)
+    # 1-2. Sign, then one node per distinct text.
+    groups = _sign(keyed, cfg)
+    signed = groups.where(F.col("bands").isNotNull()).select(NODE, H, "bands", "sig")
+    idx = _indexed_nodes(index, cfg)
+    # 3. Candidate pairs.
+    candidates = _candidate_pairs(_bucket_members(signed, idx), cfg)
+    # 4. Verification.
+    edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg)
+    if idx is not None:
+        edges = _with_survivor_hops(edges, idx)
+    # 5. Components.
+    comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
+    labels = comps.labels.withColumnRenamed("node", NODE)
+    # 6. Survivor and size per component, then per distinct text; decide every row.
+    per_text = _clusters_per_text(groups, labels, _node_ranks(groups, idx))
+    rows = with_passive(
+        decide(keyed.join(_small(per_text), H, "left"), cfg.stage_name, columns), passive
+    )
+    index_rows = _index_rows(signed, per_text, cfg)
+    return NearDedupRun(rows, index_rows, candidates.select("src", "dst"), edges, comps.rounds)
+
+
+def _keyed(active: DataFrame) -> DataFrame:
+    """Kept rows with the MD5 of their text and the number of documents each stands for."""
+    return active.withColumn(H, F.md5(F.coalesce(F.col(C.TEXT), F.lit("")))).withColumn(
         W, weight(active)
     )
-    # 1-2. Sign every row in one Arrow pass (each distinct text of a batch once), then keep one
-    #    node per distinct text. Signing before collapsing means the texts are never shuffled
-    #    (collapsing first would shuffle all of them); collapsing before LSH means identical
-    #    copies, however many, are one node.
+
+
+def _sign(keyed: DataFrame, cfg: NearDedupConfig) -> DataFrame:
+    """One checkpointed node per distinct text: best rank, weight, copies, bands, signature."""
+    # Sign every row in one Arrow pass (each distinct text of a batch once), then keep one node
+    # per distinct text. Signing before collapsing means the texts are never shuffled
+    # (collapsing first would shuffle all of them); collapsing before LSH means identical
+    # copies, however many, are one node.
     rank = survivor_rank(keyed, cfg.survivor)
     rank_type = to_arrow_type(keyed.select(rank.alias(RANK)).schema[RANK].dataType)
     signed_rows = keyed.select(H, rank.alias(RANK), W, C.TEXT).mapInArrow(
@@ -109,7 +138,7 @@ def run_near_dedup(
         ),
     )
     # Partial (map-side) aggregation: 50,000 copies of a page cost one row per partition.
-    groups = (
+    return (
         signed_rows.groupBy(H)
         .agg(
             F.min(RANK).alias(BEST),
@@ -121,26 +150,24 @@ def run_near_dedup(
         .withColumn(NODE, F.col(BEST)["id"])
         .localCheckpoint()
     )
-    signed = groups.where(F.col("bands").isNotNull()).select(NODE, H, "bands", "sig")
 
-    idx = None
-    if index is not None:
-        check_index(index, cfg)
-        idx = index.select(
-            F.col("id").alias(NODE),
-            F.col("text_hash").alias(H),
-            "bands",
-            F.col("signature").alias("sig"),
-            "survivor",
-        )
 
-    # 3. Candidates per (band, bucket): every member -> the bucket's smallest node (a star),
-    #    and, when pairs are verified, every member -> the second smallest (a second star).
-    #    At most 2(n-1) pairs per bucket, never n^2. The second star gives a member that fails
-    #    against the smallest node another partner: in benchmarks/dedup_accuracy.py it recovers
-    #    5 of the 6 duplicates (at 0.8) that the single star misses and verifying every pair of
-    #    each bucket finds. (A path to the previous member recovers all 6, but its partners
-    #    change whenever a bucket's membership does, which multiplies pairs in giant clusters.)
+def _indexed_nodes(index: DataFrame | None, cfg: NearDedupConfig) -> DataFrame | None:
+    """The checked index's documents as nodes with their survivor; None without an index."""
+    if index is None:
+        return None
+    check_index(index, cfg)
+    return index.select(
+        F.col("id").alias(NODE),
+        F.col("text_hash").alias(H),
+        "bands",
+        F.col("signature").alias("sig"),
+        "survivor",
+    )
+
+
+def _bucket_members(signed: DataFrame, idx: DataFrame | None) -> DataFrame:
+    """(node, band, bucket, old) of every bucket that holds two nodes or more, one of them new."""
     members = signed.select(
         NODE, F.posexplode("bands").alias("band", "bucket"), F.lit(False).alias("old")
     )
@@ -159,7 +186,18 @@ def run_near_dedup(
         .select("band", "bucket")
         .localCheckpoint()
     )
-    members = members.join(_small(shared), ["band", "bucket"], "left_semi")
+    return members.join(_small(shared), ["band", "bucket"], "left_semi")
+
+
+def _candidate_pairs(members: DataFrame, cfg: NearDedupConfig) -> DataFrame:
+    """Distinct checkpointed pairs (src, dst, src_old, dst_old) from one or two stars a bucket."""
+    # Every member -> the bucket's smallest node (a star), and, when pairs are verified, every
+    # member -> the second smallest (a second star). At most 2(n-1) pairs per bucket, never
+    # n^2. The second star gives a member that fails against the smallest node another
+    # partner: in benchmarks/dedup_accuracy.py it recovers 5 of the 6 duplicates (at 0.8) that
+    # the single star misses and verifying every pair of each bucket finds. (A path to the
+    # previous member recovers all 6, but its partners change whenever a bucket's membership
+    # does, which multiplies pairs in giant clusters.)
     in_order = Window.partitionBy("band", "bucket").orderBy(NODE, "old")
     me = F.struct(F.col(NODE).alias("node"), F.col("old").alias("old"))
     ranked = (
@@ -181,32 +219,40 @@ def run_near_dedup(
         F.col("me.old").alias("src_old"),
         F.col("other.old").alias("dst_old"),
     )
-    candidates = candidates.distinct().localCheckpoint()
+    return candidates.distinct().localCheckpoint()
 
-    # 4. Verification.
+
+def _verified_edges(
+    candidates: DataFrame,
+    keyed: DataFrame,
+    groups: DataFrame,
+    signed: DataFrame,
+    idx: DataFrame | None,
+    cfg: NearDedupConfig,
+) -> DataFrame:
+    """Checkpointed edges (src, dst): the candidates that pass verification, or all of them."""
     if cfg.verify == "none":
         edges = candidates.select("src", "dst")
     else:
         edges = _verify(candidates, keyed, groups, signed, idx, cfg).select("src", "dst")
-    edges = edges.localCheckpoint()
-    if idx is not None:
-        # An indexed near-duplicate links to its cluster's survivor, so a new document similar
-        # only to it still joins that cluster.
-        linked = (
-            edges.select(F.col("src").alias(NODE))
-            .unionByName(edges.select(F.col("dst").alias(NODE)))
-            .distinct()
-        )
-        hops = idx.join(linked, NODE, "left_semi").where(F.col(NODE) != F.col("survivor"))
-        edges = edges.unionByName(
-            hops.select(F.col(NODE).alias("src"), F.col("survivor").alias("dst"))
-        )
+    return edges.localCheckpoint()
 
-    # 5. Components.
-    comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
-    labels = comps.labels.withColumnRenamed("node", NODE)
 
-    # 6. Survivor and size per component, then per distinct text.
+def _with_survivor_hops(edges: DataFrame, idx: DataFrame) -> DataFrame:
+    """``edges`` plus an edge from each indexed node they touch to its cluster's survivor."""
+    # An indexed near-duplicate links to its cluster's survivor, so a new document similar
+    # only to it still joins that cluster.
+    linked = (
+        edges.select(F.col("src").alias(NODE))
+        .unionByName(edges.select(F.col("dst").alias(NODE)))
+        .distinct()
+    )
+    hops = idx.join(linked, NODE, "left_semi").where(F.col(NODE) != F.col("survivor"))
+    return edges.unionByName(hops.select(F.col(NODE).alias("src"), F.col("survivor").alias("dst")))
+
+
+def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
+    """(node, rank, weight) of every node; indexed survivors rank before any new node."""
     node_rank = groups.select(NODE, F.col(BEST).alias("rank"), W)
     if idx is not None:
         # Indexed documents rank first (prio 0): they are already published.
@@ -223,12 +269,17 @@ def run_near_dedup(
         node_rank = node_rank.unionByName(
             survivors.select(NODE, old_rank.alias("rank"), F.lit(0).cast("long").alias(W))
         )
+    return node_rank
+
+
+def _clusters_per_text(groups: DataFrame, labels: DataFrame, node_rank: DataFrame) -> DataFrame:
+    """Checkpointed (text hash, cluster's best rank, cluster size) of texts with a duplicate."""
     clusters = (
         labels.join(node_rank, NODE)
         .groupBy("label")
         .agg(F.min("rank").alias(CBEST), F.sum(W).alias(CW))
     )
-    per_text = (
+    return (
         groups.select(H, NODE, BEST, W, N)
         .join(labels, NODE, "left")
         .join(clusters, "label", "left")
@@ -240,10 +291,11 @@ def run_near_dedup(
         )
         .localCheckpoint()
     )
-    rows = with_passive(
-        decide(keyed.join(_small(per_text), H, "left"), cfg.stage_name, columns), passive
-    )
-    index_rows = signed.join(per_text, H, "left").select(
+
+
+def _index_rows(signed: DataFrame, per_text: DataFrame, cfg: NearDedupConfig) -> DataFrame:
+    """This run's ``dedup_index`` rows: every signed text with its cluster's survivor."""
+    return signed.join(per_text, H, "left").select(
         F.col(NODE).alias("id"),
         F.col(H).alias("text_hash"),
         F.coalesce(F.col(CBEST)["id"], F.col(NODE)).alias("survivor"),
@@ -251,7 +303,6 @@ def run_near_dedup(
         F.col("sig").alias("signature"),
         F.lit(cfg.params_key).alias("params"),
     )
-    return NearDedupRun(rows, index_rows, candidates.select("src", "dst"), edges, comps.rounds)
 
 
 def _small(df: DataFrame) -> DataFrame:
