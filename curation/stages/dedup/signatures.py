@@ -1,7 +1,7 @@
 """MinHash signatures and similarity scores of texts, as Arrow batch functions for executors.
 
-Each function here runs inside ``mapInArrow``: one Python pass per batch, vectorised, instead of
-a Python UDF per row. ``sign_batches`` signs each distinct text of a batch once (shingles ->
+The batch functions run inside ``mapInArrow`` on executors: one vectorised Python pass per
+batch instead of a Python UDF per row. ``sign_batches`` signs each distinct text of a batch once (shingles ->
 MinHash -> LSH band hashes); ``jaccard_batches`` scores candidate pairs; ``with_minhash_signature``
 exposes the signature and band hashes as columns, for notebook use.
 """
