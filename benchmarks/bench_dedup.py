@@ -186,7 +186,8 @@ def rates(n: int, meter: CpuMeter, cores: int) -> dict:
 
 
 def bench_spark_sign(spark, path: Path, cores: int) -> dict:
-    from curation.stages.dedup import NearDedupConfig, with_minhash_signature
+    from curation.stages.dedup import NearDedupConfig
+    from curation.stages.dedup.signatures import with_minhash_signature
 
     df = spark.read.parquet(str(path))
     n = df.count()
@@ -197,7 +198,8 @@ def bench_spark_sign(spark, path: Path, cores: int) -> dict:
 
 
 def bench_spark_e2e(spark, path: Path, cores: int, verify: str) -> dict:
-    from curation.stages.dedup import NearDedupConfig, run_near_dedup
+    from curation.stages.dedup import NearDedupConfig
+    from curation.stages.dedup.near import run_near_dedup
 
     df = spark.read.parquet(str(path))
     n = df.count()

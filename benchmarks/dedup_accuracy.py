@@ -205,7 +205,7 @@ def spark_session():
 
 
 def run_stage(spark, docs, cfg) -> tuple[np.ndarray, dict]:
-    from curation.stages.dedup import run_near_dedup
+    from curation.stages.dedup.near import run_near_dedup
 
     df = spark.createDataFrame([(i, t) for i, t in docs], "id string, text string").repartition(8)
     t0 = time.perf_counter()
@@ -230,7 +230,7 @@ def candidate_shapes(spark, docs, cfg, jac: sparse.coo_matrix, labels: np.ndarra
     member, that plus a second star to the second smallest (what the stage does), or every
     pair (the most verification can find; buckets over 200 members skipped). Same band hashes.
     """
-    from curation.stages.dedup import with_minhash_signature
+    from curation.stages.dedup.signatures import with_minhash_signature
 
     df = spark.createDataFrame([(i, t) for i, t in docs], "id string, text string")
     rows = with_minhash_signature(df, cfg).select("id", "dup_bands").collect()

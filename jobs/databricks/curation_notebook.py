@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from curation.delta import open_store
 from curation.readers import InputConfig, read_documents
 from curation.session import SparkSettings, get_session
-from curation.stages.dedup import ExactDedupConfig, exact_dedup
+from curation.stages.dedup.exact import ExactDedupConfig, exact_dedup
 from curation.stages.langid import LangId, LangIdConfig
 from curation.stages.length import LengthFilter, LengthFilterConfig
 from curation.stages.rowwise import apply_row_stages

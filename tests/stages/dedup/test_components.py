@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from curation.stages.components import ComponentsDidNotConverge, connected_components
+from curation.stages.dedup.components import ComponentsDidNotConverge, connected_components
 
 
 def union_find_labels(edges) -> dict:

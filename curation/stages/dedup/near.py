@@ -1,0 +1,398 @@
+"""Near dedup: MinHash LSH candidates, verified, grouped into clusters that each keep one document.
+
+For the kept rows:
+
+1. sign every row in one Arrow pass (shingles -> MinHash -> LSH band hashes), each distinct
+   text of a batch once, so that no shuffle carries every row's text (verification fetches
+   only the texts of candidate pairs);
+2. collapse identical texts into one node (partial aggregation on an MD5 of the text, so
+   50,000 copies of a page cost one row per partition, and one node in the graph);
+3. per (band, bucket), link every member to the bucket's smallest node (a star) and, when
+   verifying, to the second smallest (a second star): at most 2(n-1) candidate pairs per
+   bucket, never n^2;
+4. verify each distinct candidate pair (exact Jaccard of shingle sets by default) and keep
+   those at or above the threshold;
+5. connected components of the kept edges (large-star/small-star, ``components.py``);
+6. per component, keep one document by the survivor policy; drop the rest.
+
+Incremental runs read and extend ``dedup_index`` (``index.py``): indexed documents take part in
+steps 3-6 as nodes that are already decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_type
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from curation import columns as C
+from curation.stages.base import ShuffleResult, ShuffleStage
+from curation.stages.dedup.common import (
+    BEST,
+    CBEST,
+    CW,
+    DUP_FIELDS,
+    NODE,
+    RANK,
+    H,
+    N,
+    W,
+    decide,
+    split,
+    survivor_rank,
+    weight,
+    with_passive,
+)
+from curation.stages.dedup.components import connected_components
+from curation.stages.dedup.index import INDEX_TABLE, check_index
+from curation.stages.dedup.near_config import NearDedupConfig
+from curation.stages.dedup.signatures import jaccard_batches, sign_batches
+
+# Lookup tables up to this many rows are broadcast to the join instead of shuffling the input
+# rows (with their text) to them: ~100 bytes a row, so at most ~50 MB.
+_BROADCAST_MAX_ROWS = 500_000
+
+
+@dataclass
+class NearDedupRun:
+    """Everything one near-dedup run produced, for the stage and for inspection."""
+
+    rows: DataFrame
+    index_rows: DataFrame
+    candidates: DataFrame  # distinct candidate pairs (src, dst) from the LSH stars
+    edges: DataFrame  # pairs kept after verification
+    rounds: int  # connected-components rounds
+
+
+def run_near_dedup(
+    df: DataFrame, cfg: NearDedupConfig | None = None, index: DataFrame | None = None
+) -> NearDedupRun:
+    """Near-dedup ``df`` (kept rows), against an optional ``dedup_index`` of earlier runs.
+
+    Runs Spark jobs (components are iterative); the returned ``rows`` is lazy over ``df`` and
+    checkpointed intermediates, so cache ``df`` first if its lineage is expensive.
+    """
+    cfg = cfg or NearDedupConfig()
+    active, passive = split(df)
+    columns = active.columns
+    keyed = _keyed(active)
+    # 1-2. Sign, then one node per distinct text.
+    groups = _sign(keyed, cfg)
+    signed = groups.where(F.col("bands").isNotNull()).select(NODE, H, "bands", "sig")
+    idx = _indexed_nodes(index, cfg)
+    # 3. Candidate pairs.
+    candidates = _candidate_pairs(_bucket_members(signed, idx), cfg)
+    # 4. Verification.
+    edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg)
+    if idx is not None:
+        edges = _with_survivor_hops(edges, idx)
+    # 5. Components.
+    comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
+    labels = comps.labels.withColumnRenamed("node", NODE)
+    # 6. Survivor and size per component, then per distinct text; decide every row.
+    per_text = _clusters_per_text(groups, labels, _node_ranks(groups, idx))
+    rows = with_passive(
+        decide(keyed.join(_small(per_text), H, "left"), cfg.stage_name, columns), passive
+    )
+    index_rows = _index_rows(signed, per_text, cfg)
+    return NearDedupRun(rows, index_rows, candidates.select("src", "dst"), edges, comps.rounds)
+
+
+def _keyed(active: DataFrame) -> DataFrame:
+    """Kept rows with the MD5 of their text and the number of documents each stands for."""
+    return active.withColumn(H, F.md5(F.coalesce(F.col(C.TEXT), F.lit("")))).withColumn(
+        W, weight(active)
+    )
+
+
+def _sign(keyed: DataFrame, cfg: NearDedupConfig) -> DataFrame:
+    """One checkpointed node per distinct text: best rank, weight, copies, bands, signature."""
+    # Sign every row in one Arrow pass (each distinct text of a batch once), then keep one node
+    # per distinct text. Signing before collapsing means the texts are never shuffled
+    # (collapsing first would shuffle all of them); collapsing before LSH means identical
+    # copies, however many, are one node.
+    rank = survivor_rank(keyed, cfg.survivor)
+    rank_type = to_arrow_type(keyed.select(rank.alias(RANK)).schema[RANK].dataType)
+    signed_rows = keyed.select(H, rank.alias(RANK), W, C.TEXT).mapInArrow(
+        sign_batches(cfg, rank_type),
+        StructType(
+            [
+                StructField(H, StringType()),
+                StructField(RANK, keyed.select(rank.alias(RANK)).schema[RANK].dataType),
+                StructField(W, LongType()),
+                StructField("bands", ArrayType(LongType(), False)),
+                StructField("sig", BinaryType()),
+            ]
+        ),
+    )
+    # Partial (map-side) aggregation: 50,000 copies of a page cost one row per partition.
+    return (
+        signed_rows.groupBy(H)
+        .agg(
+            F.min(RANK).alias(BEST),
+            F.sum(W).alias(W),
+            F.count(F.lit(1)).alias(N),
+            F.first("bands", ignorenulls=True).alias("bands"),
+            F.first("sig", ignorenulls=True).alias("sig"),
+        )
+        .withColumn(NODE, F.col(BEST)["id"])
+        .localCheckpoint()
+    )
+
+
+def _indexed_nodes(index: DataFrame | None, cfg: NearDedupConfig) -> DataFrame | None:
+    """The checked index's documents as nodes with their survivor; None without an index."""
+    if index is None:
+        return None
+    check_index(index, cfg)
+    return index.select(
+        F.col("id").alias(NODE),
+        F.col("text_hash").alias(H),
+        "bands",
+        F.col("signature").alias("sig"),
+        "survivor",
+    )
+
+
+def _bucket_members(signed: DataFrame, idx: DataFrame | None) -> DataFrame:
+    """(node, band, bucket, old) of every bucket that holds two nodes or more, one of them new."""
+    members = signed.select(
+        NODE, F.posexplode("bands").alias("band", "bucket"), F.lit(False).alias("old")
+    )
+    if idx is not None:
+        members = members.unionByName(
+            idx.select(
+                NODE, F.posexplode("bands").alias("band", "bucket"), F.lit(True).alias("old")
+            )
+        )
+    # Most buckets hold one document: find the others with a cheap count over (band, bucket)
+    # keys alone, so that only their members are shuffled with node ids and sorted.
+    shared = (
+        members.groupBy("band", "bucket")
+        .agg(F.count(F.lit(1)).alias("n"), F.max(~F.col("old")).alias("has_new"))
+        .where((F.col("n") > 1) & F.col("has_new"))  # indexed docs only: nothing to decide
+        .select("band", "bucket")
+        .localCheckpoint()
+    )
+    return members.join(_small(shared), ["band", "bucket"], "left_semi")
+
+
+def _candidate_pairs(members: DataFrame, cfg: NearDedupConfig) -> DataFrame:
+    """Distinct checkpointed pairs (src, dst, src_old, dst_old) from one or two stars a bucket."""
+    # Every member -> the bucket's smallest node (a star), and, when pairs are verified, every
+    # member -> the second smallest (a second star). At most 2(n-1) pairs per bucket, never
+    # n^2. The second star gives a member that fails against the smallest node another
+    # partner: in benchmarks/dedup_accuracy.py it recovers 5 of the 6 duplicates (at 0.8) that
+    # the single star misses and verifying every pair of each bucket finds. (A path to the
+    # previous member recovers all 6, but its partners change whenever a bucket's membership
+    # does, which multiplies pairs in giant clusters.)
+    in_order = Window.partitionBy("band", "bucket").orderBy(NODE, "old")
+    me = F.struct(F.col(NODE).alias("node"), F.col("old").alias("old"))
+    ranked = (
+        members.withColumn("me", me)
+        .withColumn("rep", F.first(me).over(in_order))
+        .withColumn("rep2", F.nth_value(me, 2).over(in_order))
+    )
+    partners = [F.col("rep")]
+    if cfg.verify != "none":
+        partners.append(F.col("rep2"))
+    pairs = ranked.select("me", F.explode(F.array(*partners)).alias("other")).where(
+        F.col("other").isNotNull()
+        & (F.col("me.node") != F.col("other.node"))
+        & ~(F.col("me.old") & F.col("other.old"))  # both already decided in earlier runs
+    )
+    candidates = pairs.select(
+        F.col("me.node").alias("src"),
+        F.col("other.node").alias("dst"),
+        F.col("me.old").alias("src_old"),
+        F.col("other.old").alias("dst_old"),
+    )
+    return candidates.distinct().localCheckpoint()
+
+
+def _verified_edges(
+    candidates: DataFrame,
+    keyed: DataFrame,
+    groups: DataFrame,
+    signed: DataFrame,
+    idx: DataFrame | None,
+    cfg: NearDedupConfig,
+) -> DataFrame:
+    """Checkpointed edges (src, dst): the candidates that pass verification, or all of them."""
+    if cfg.verify == "none":
+        edges = candidates.select("src", "dst")
+    else:
+        edges = _verify(candidates, keyed, groups, signed, idx, cfg).select("src", "dst")
+    return edges.localCheckpoint()
+
+
+def _with_survivor_hops(edges: DataFrame, idx: DataFrame) -> DataFrame:
+    """``edges`` plus an edge from each indexed node they touch to its cluster's survivor."""
+    # An indexed near-duplicate links to its cluster's survivor, so a new document similar
+    # only to it still joins that cluster.
+    linked = (
+        edges.select(F.col("src").alias(NODE))
+        .unionByName(edges.select(F.col("dst").alias(NODE)))
+        .distinct()
+    )
+    hops = idx.join(linked, NODE, "left_semi").where(F.col(NODE) != F.col("survivor"))
+    return edges.unionByName(hops.select(F.col(NODE).alias("src"), F.col("survivor").alias("dst")))
+
+
+def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
+    """(node, rank, weight) of every node; indexed survivors rank before any new node."""
+    node_rank = groups.select(NODE, F.col(BEST).alias("rank"), W)
+    if idx is not None:
+        # Indexed documents rank first (prio 0): they are already published.
+        old_rank = F.struct(
+            F.lit(0).alias("prio"),
+            *[
+                F.lit(None).cast(f.dataType).alias(f.name)
+                for f in groups.schema[BEST].dataType.fields[1:-2]
+            ],
+            F.col(NODE).alias("id"),
+            F.col(H).alias("h"),
+        )
+        survivors = idx.where(F.col(NODE) == F.col("survivor"))
+        node_rank = node_rank.unionByName(
+            survivors.select(NODE, old_rank.alias("rank"), F.lit(0).cast("long").alias(W))
+        )
+    return node_rank
+
+
+def _clusters_per_text(groups: DataFrame, labels: DataFrame, node_rank: DataFrame) -> DataFrame:
+    """Checkpointed (text hash, cluster's best rank, cluster size) of texts with a duplicate."""
+    clusters = (
+        labels.join(node_rank, NODE)
+        .groupBy("label")
+        .agg(F.min("rank").alias(CBEST), F.sum(W).alias(CW))
+    )
+    return (
+        groups.select(H, NODE, BEST, W, N)
+        .join(labels, NODE, "left")
+        .join(clusters, "label", "left")
+        .where(F.col("label").isNotNull() | (F.col(N) > 1))
+        .select(
+            H,
+            F.coalesce(F.col(CBEST), F.col(BEST)).alias(CBEST),
+            F.coalesce(F.col(CW), F.col(W)).alias(CW),
+        )
+        .localCheckpoint()
+    )
+
+
+def _index_rows(signed: DataFrame, per_text: DataFrame, cfg: NearDedupConfig) -> DataFrame:
+    """This run's ``dedup_index`` rows: every signed text with its cluster's survivor."""
+    return signed.join(per_text, H, "left").select(
+        F.col(NODE).alias("id"),
+        F.col(H).alias("text_hash"),
+        F.coalesce(F.col(CBEST)["id"], F.col(NODE)).alias("survivor"),
+        "bands",
+        F.col("sig").alias("signature"),
+        F.lit(cfg.params_key).alias("params"),
+    )
+
+
+def _small(df: DataFrame) -> DataFrame:
+    """``df`` with a broadcast hint when it has few rows (it is checkpointed, so counting is
+    cheap): joining it then ships it to every task instead of shuffling the large side."""
+    return F.broadcast(df) if df.count() <= _BROADCAST_MAX_ROWS else df
+
+
+def _verify(
+    candidates: DataFrame,
+    keyed: DataFrame,
+    groups: DataFrame,
+    signed: DataFrame,
+    idx: DataFrame | None,
+    cfg: NearDedupConfig,
+) -> DataFrame:
+    """Candidate pairs whose similarity reaches the threshold.
+
+    Only what the pairs need is fetched, through broadcast semi-joins when the candidate nodes
+    are few: their texts (new nodes, exact mode) and their signatures (signature mode, or
+    indexed nodes, which have no text here).
+    """
+    ends = candidates.select(F.col("src").alias(NODE), F.col("src_old").alias("old"))
+    ends = ends.unionByName(
+        candidates.select(F.col("dst").alias(NODE), F.col("dst_old").alias("old"))
+    )
+    nodes = ends.distinct().localCheckpoint()
+    need_sigs = cfg.verify == "signature" or idx is not None
+    sigs = texts = None
+    if need_sigs:
+        sigs = signed.select(NODE, "sig")
+        if idx is not None:
+            sigs = sigs.unionByName(idx.select(NODE, "sig"))
+        sigs = sigs.join(_small(nodes.select(NODE).distinct()), NODE, "left_semi")
+        sigs = sigs.dropDuplicates([NODE])
+    if cfg.verify == "exact":
+        new_nodes = nodes.where(~F.col("old")).join(groups.select(NODE, H), NODE)
+        # Match on id first (a broadcast semi-join, no MD5 over every row), then on the text
+        # hash, which only matters if ids repeat.
+        texts = (
+            keyed.select(F.col(C.ID).alias(NODE), C.TEXT)
+            .join(_small(new_nodes.localCheckpoint()), NODE)
+            .where(F.md5(F.coalesce(F.col(C.TEXT), F.lit(""))) == F.col(H))
+            .select(NODE, C.TEXT)
+            .dropDuplicates([NODE])
+        )
+    pairs = candidates
+    for side in ("src", "dst"):
+        if sigs is not None:
+            named = sigs.select(F.col(NODE).alias(side), F.col("sig").alias(f"{side}_sig"))
+            pairs = pairs.join(named, side, "left")
+        else:
+            pairs = pairs.withColumn(f"{side}_sig", F.lit(None).cast("binary"))
+        if texts is not None:
+            named = texts.select(F.col(NODE).alias(side), F.col(C.TEXT).alias(f"{side}_text"))
+            pairs = pairs.join(named, side, "left")
+        else:
+            pairs = pairs.withColumn(f"{side}_text", F.lit(None).cast("string"))
+    scored = pairs.select("src", "dst", "src_text", "dst_text", "src_sig", "dst_sig").mapInArrow(
+        jaccard_batches(cfg),
+        StructType(
+            [
+                StructField("src", StringType()),
+                StructField("dst", StringType()),
+                StructField("jaccard", DoubleType()),
+            ]
+        ),
+    )
+    return scored.where(F.col("jaccard") >= cfg.threshold)
+
+
+def near_dedup(
+    df: DataFrame, cfg: NearDedupConfig | None = None, index: DataFrame | None = None
+) -> DataFrame:
+    """Rows of ``df`` with near-duplicates marked (``dedup:near``, or ``dedup:exact`` for
+    identical texts). ``index``: a ``dedup_index`` from earlier runs, whose documents win.
+    """
+    return run_near_dedup(df, cfg, index).rows
+
+
+class NearDedup(ShuffleStage):
+    config_class = NearDedupConfig
+    config: NearDedupConfig
+
+    def output_fields(self):
+        return list(DUP_FIELDS)
+
+    def aux_tables(self) -> Sequence[str]:
+        return (INDEX_TABLE,)
+
+    def apply(self, df: DataFrame, aux: Mapping[str, DataFrame | None]) -> ShuffleResult:
+        run = run_near_dedup(df, self.config, aux.get(INDEX_TABLE))
+        return ShuffleResult(rows=run.rows, aux={INDEX_TABLE: run.index_rows})
