@@ -19,7 +19,9 @@ from pyspark.sql.types import LongType, StringType, StructField
 
 from curation import columns as C
 from curation.frozen import FrozenModel
-from curation.stages.base import ensure_decision_columns, with_decision
+from curation.stages.base import ReportSection, ensure_decision_columns, with_decision
+
+DUPLICATES = ReportSection("duplicates", "Duplicates", "no deduplication stage in this run")
 
 DUP_CLUSTER_ID = "dup_cluster_id"
 DUP_CLUSTER_SIZE = "dup_cluster_size"

@@ -20,6 +20,7 @@ from curation.stages.dedup.common import (
     CBEST,
     CW,
     DUP_FIELDS,
+    DUPLICATES,
     H,
     N,
     SurvivorPolicy,
@@ -87,6 +88,7 @@ def exact_dedup(df: DataFrame, cfg: ExactDedupConfig | None = None) -> DataFrame
 
 class ExactDedup(ShuffleStage):
     config_class = ExactDedupConfig
+    report_section = DUPLICATES
     config: ExactDedupConfig
 
     def output_fields(self):

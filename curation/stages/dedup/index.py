@@ -20,9 +20,10 @@ from pyspark.sql.types import (
 )
 
 from curation.errors import ConfigError
+from curation.run_layout import DEDUP_INDEX
 from curation.stages.dedup.near_config import NearDedupConfig
 
-INDEX_TABLE = "dedup_index"
+INDEX_TABLE = DEDUP_INDEX  # the name is the run layout's; the schema is this module's
 INDEX_SCHEMA = StructType(
     [
         StructField("id", StringType(), False),

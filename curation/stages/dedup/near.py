@@ -44,6 +44,7 @@ from curation.stages.dedup.common import (
     CBEST,
     CW,
     DUP_FIELDS,
+    DUPLICATES,
     NODE,
     RANK,
     H,
@@ -385,6 +386,7 @@ def near_dedup(
 
 class NearDedup(ShuffleStage):
     config_class = NearDedupConfig
+    report_section = DUPLICATES
     config: NearDedupConfig
 
     def output_fields(self):
