@@ -13,6 +13,11 @@ from pydantic import Field, model_validator
 from curation.frozen import FrozenModel
 
 Format = Literal["auto", "jsonl", "parquet", "delta", "text"]
+OnCorruptFile = Literal["skip_rest", "fail"]
+
+MiB = 1 << 20
+# Spark's parsed JSON value (variant) holds at most 128 MiB, so no larger record can be read.
+MAX_RECORD_BYTES_CEILING = 128 * MiB
 
 
 class InputConfig(FrozenModel):
@@ -26,8 +31,8 @@ class InputConfig(FrozenModel):
     # auto is what a user expects from a path like data/*.jsonl.gz or a Delta table root.
     format: Format = Field(
         "auto",
-        description="jsonl (one JSON object per line; .gz/.bz2/.zst decoded by Hadoop codecs) "
-        "or text (one document per file): every file below the path, subdirectories included. "
+        description="jsonl (one JSON object per line; .gz, .bz2, .zst decoded by curation, "
+        ".deflate, .lz4, .snappy by Hadoop codecs) or text (one document per file): every file below the path, subdirectories included. "
         "parquet: as Spark reads it (key=value directories become columns). delta: a table "
         "root. auto: a directory with _delta_log is Delta, else the file extensions decide "
         "(they must agree).",
@@ -46,6 +51,28 @@ class InputConfig(FrozenModel):
     # None reads the latest version, as Delta readers do by default.
     version: int | None = Field(
         None, ge=0, description="Delta time travel: read this table version (Delta only)."
+    )
+
+    # 64 MiB: far above any document worth training on (web pages average a few KB, whole books
+    # a few MB), so only dumps and blobs reach it; a record is held several times over while it
+    # is parsed (line, parsed value, text), so this also bounds an executor's memory per record.
+    max_record_bytes: int = Field(
+        64 * MiB,
+        ge=1024,
+        le=MAX_RECORD_BYTES_CEILING,
+        description="A JSONL line longer than this many bytes is not parsed: it is rejected as "
+        "read:too_large, keeping the id found in its text. At most 128 MiB, the largest JSON "
+        "value Spark can hold; a record whose parsed form exceeds that (many tiny values) is "
+        "too_large too.",
+    )
+    # skip_rest: a damaged file in a large crawl is usually one bad download; stopping the whole
+    # run for it loses more than it saves, and the file is reported in stats and rejected.
+    on_corrupt_file: OnCorruptFile = Field(
+        "skip_rest",
+        description="A compressed JSONL file (.gz, .bz2, .zst) that is truncated or corrupt: "
+        "skip_rest keeps every line before the damage and rejects one row per file as "
+        "read:truncated_file or read:corrupt_file (with the partial last line); fail stops the "
+        "run with an error naming the file.",
     )
 
     @model_validator(mode="after")

@@ -37,6 +37,7 @@ class Listing:
     root: str  # decoded path (no scheme) that plain-text ids are relative to
     files: list[tuple[str, int]]
     is_delta: bool
+    matched: bool = True  # the path (or glob) names something, even if it holds no file
 
 
 def list_input(spark: SparkSession, path: str) -> Listing:
@@ -74,6 +75,8 @@ def _list_hadoop(spark: SparkSession, path: str) -> Listing:
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())  # noqa: SLF001
     statuses = fs.globStatus(hpath) or []
+    if not statuses:
+        return Listing(_glob_root(path), [], False, matched=False)
     files: list[tuple[str, int]] = []
     dirs = [s for s in statuses if s.isDirectory()]
     if len(statuses) == 1 and dirs:
@@ -109,6 +112,8 @@ def _list_local(path: str) -> Listing:
         matches = sorted({m for p in _expand_braces(path) for m in pyglob.glob(p)})
     else:
         matches = [path] if os.path.exists(path) else []
+    if not matches:
+        return Listing(os.path.abspath(_glob_root(path)), [], False, matched=False)
     if len(matches) == 1 and os.path.isdir(os.path.join(matches[0], "_delta_log")):
         return Listing(os.path.abspath(matches[0]), [], True)
     files: list[tuple[str, int]] = []
@@ -172,6 +177,11 @@ def _glob_root(path: str) -> str:
         if any(ch in part for ch in _GLOB_CHARS):
             return "/".join(parts[:i]) or "/"
     return os.path.dirname(path)
+
+
+def glob_escaped(path: str) -> str:
+    """A listed file's path as Spark must be given it: its glob characters taken literally."""
+    return "".join("\\" + ch if ch in "*?[]{}\\" else ch for ch in path)
 
 
 def format_of_name(name: str) -> str | None:

@@ -1,7 +1,8 @@
 """Spark's variant schema strings (``schema_of_variant_agg`` output) -> Spark types.
 
-The JSONL reader infers its metadata columns from one aggregation over the parsed records; this
-turns the type string that aggregation returns into a type a Parquet/Delta table can hold.
+The JSONL reader infers its metadata columns from one aggregation over the parsed records (per
+bucket of ids, see jsonl.py); this merges the type strings that aggregation returns and turns the
+result into a type a Parquet/Delta table can hold.
 """
 
 from __future__ import annotations
@@ -19,10 +20,69 @@ def parse_variant_schema(text: str) -> T.DataType:
     >>> parse_variant_schema("OBJECT<n: BIGINT, m: OBJECT<x: DECIMAL(2,1)>, `a b`: VARIANT>")
     ... # struct<n: bigint, m: struct<x: double>, `a b`: string>
     """
-    parser = _TypeParser(text)
-    result = parser.parse_type()
-    parser.expect_end()
-    return result
+    return merge_variant_schemas([text])
+
+
+def merge_variant_schemas(texts: list[str]) -> T.DataType:
+    """The type of values whose variant schemas are ``texts``, as ``parse_variant_schema`` gives.
+
+    The same merge ``schema_of_variant_agg`` does over rows, done over its results (the reader
+    aggregates per bucket of ids and merges the buckets here): equal types stay, VOID yields to
+    the other, integers widen, integer and fractional numbers make DOUBLE, objects merge field
+    by field, arrays by element, and anything else is VARIANT.
+
+    >>> merge_variant_schemas(["OBJECT<a: BIGINT, b: VOID>", "OBJECT<a: DOUBLE, b: STRING>"])
+    ... # struct<a: double, b: string>
+    """
+    merged: T.DataType = T.NullType()
+    for text in texts:
+        parser = _TypeParser(text)
+        parsed = parser.parse_type()
+        parser.expect_end()
+        merged = _merge(merged, parsed)
+    return _storable(merged)
+
+
+_INTEGRAL_WIDTH = {T.ByteType(): 1, T.ShortType(): 2, T.IntegerType(): 4, T.LongType(): 8}
+_FRACTIONAL = (T.DecimalType, T.DoubleType, T.FloatType)
+
+
+def _merge(a: T.DataType, b: T.DataType) -> T.DataType:
+    if a == b:
+        return a
+    if isinstance(a, T.NullType):
+        return b
+    if isinstance(b, T.NullType):
+        return a
+    if a in _INTEGRAL_WIDTH and b in _INTEGRAL_WIDTH:
+        return a if _INTEGRAL_WIDTH[a] >= _INTEGRAL_WIDTH[b] else b
+    numeric = (*_FRACTIONAL, T.IntegralType)
+    if isinstance(a, numeric) and isinstance(b, numeric):
+        return T.DoubleType()  # Spark keeps a wide DECIMAL or DOUBLE; both are stored as DOUBLE
+    if isinstance(a, T.ArrayType) and isinstance(b, T.ArrayType):
+        return T.ArrayType(_merge(a.elementType, b.elementType))
+    if isinstance(a, T.StructType) and isinstance(b, T.StructType):
+        fields = {f.name: f.dataType for f in a.fields}
+        for f in b.fields:
+            fields[f.name] = _merge(fields.get(f.name, T.NullType()), f.dataType)
+        return T.StructType([T.StructField(name, fields[name]) for name in sorted(fields)])
+    return T.VariantType()
+
+
+def _storable(data_type: T.DataType) -> T.DataType:
+    """A merged type as a table column: DECIMAL -> DOUBLE; VOID, VARIANT, OBJECT<> -> STRING."""
+    if isinstance(data_type, T.StructType):
+        # Parquet cannot store a struct without fields; keep "{}" as text instead.
+        if not data_type.fields:
+            return T.StringType()
+        return T.StructType([T.StructField(f.name, _storable(f.dataType)) for f in data_type])
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(_storable(data_type.elementType))
+    if isinstance(data_type, T.DecimalType):
+        return T.DoubleType()
+    if isinstance(data_type, (T.NullType, T.VariantType)):
+        return T.StringType()
+    return data_type
 
 
 class _TypeParser:
@@ -58,8 +118,7 @@ class _TypeParser:
                     if self._try_eat(">"):
                         break
                     self._eat(",")
-            # Parquet cannot store a struct without fields; keep "{}" as text instead.
-            return T.StructType(fields) if fields else T.StringType()
+            return T.StructType(fields)
         if word == "ARRAY":
             self._eat("<")
             element = self.parse_type()
@@ -69,8 +128,10 @@ class _TypeParser:
             self._eat("(")
             while not self._try_eat(")"):
                 self.pos += 1
-            return T.DoubleType()
-        return self._SCALARS.get(word, T.StringType())  # VARIANT, VOID and anything new
+            return T.DecimalType()  # the precision does not matter: it is stored as DOUBLE
+        if word == "VOID":
+            return T.NullType()
+        return self._SCALARS.get(word, T.VariantType())  # VARIANT and anything new
 
     def expect_end(self) -> None:
         self._skip()
