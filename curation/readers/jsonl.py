@@ -52,8 +52,15 @@ _HASH = "__read_line_hash"
 _WRAPPED = "__read_wrapped"
 _VAR = "__read_variant"
 _TOO_LARGE = "__read_too_large"
+_SIZE = "__read_line_bytes"
 _TEXT_VAR = "__read_text_var"
 _META = "__read_meta"
+# _VAR is the parsed [record, hash] array (see _parsed); the record is its first element. Read
+# through this path, so no step copies the record out of the array.
+_RECORD = "$[0]"
+# Jackson's default longest string (StreamReadConstraints), which try_parse_json keeps; a line
+# shorter than this cannot hold a longer string, and try_parse_json is the faster parser.
+_JACKSON_MAX_STRING = 20_000_000
 
 
 def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.Staged:
@@ -70,7 +77,12 @@ def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.St
     )
 
     summary = _summary(
-        parsed.select(F.when(is_object, var).alias(_VAR), given_id.alias(S.ID), status, S.SRC)
+        parsed.select(
+            F.when(is_object, F.try_variant_get(var, _RECORD, "variant")).alias(_VAR),
+            given_id.alias(S.ID),
+            status,
+            S.SRC,
+        )
     )
     _check_damaged(cfg, summary["damaged"])
     object_type = merge_variant_schemas(summary["schemas"])
@@ -83,7 +95,7 @@ def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.St
         )
     meta_fields = [f for f in fields if f.name not in (cfg.id_column, cfg.text_column)]
     S.check_names(cfg, [f.name for f in meta_fields], present=[f.name for f in fields])
-    meta = F.try_variant_get(var, "$", _ddl(T.StructType(meta_fields))) if meta_fields else None
+    meta = F.try_variant_get(var, _RECORD, _ddl(T.StructType(meta_fields))) if meta_fields else None
 
     # Each projection names what the next one reads, so Spark evaluates every parse and lookup
     # once: it does not merge projections that would duplicate an expensive expression.
@@ -187,11 +199,26 @@ def _lines(spark: SparkSession, cfg: InputConfig, listing: Listing) -> DataFrame
 
 
 def _parsed(lines: DataFrame, cfg: InputConfig) -> DataFrame:
-    """Lines with _VAR (the parsed object, or null) and _TOO_LARGE."""
-    value, status = F.col(_VALUE), F.col(_STATUS)
-    size = F.octet_length(value)
+    """Lines with _VAR (the parsed [line, hash] array, null unless the line is one JSON value)
+    and _TOO_LARGE."""
+    value, status, size = F.col(_VALUE), F.col(_STATUS), F.col(_SIZE)
     over_limit = size > cfg.max_record_bytes
-    # Spark's JSON parser refuses strings over 20 MB unless told otherwise.
+    # A line over the limit is never parsed: only its two ends are kept (its id is looked for
+    # there, read_raw is its start), so no later step copies the whole line again.
+    ends = F.concat(
+        F.substring(value, 1, _ID_WINDOW_CHARS),
+        F.lit("\n"),
+        F.substring(value, -_ID_WINDOW_CHARS, _ID_WINDOW_CHARS),
+    )
+    length = F.octet_length(value)
+    lines = lines.select(
+        F.when(length > cfg.max_record_bytes, ends).otherwise(value).alias(_VALUE),
+        S.SRC,
+        S.ORDER,
+        _STATUS,
+        length.alias(_SIZE),
+    )
+    # Spark's JSON parser refuses strings over 20 MB unless told otherwise (from_json only).
     options = {"maxStringLen": str(cfg.max_record_bytes)}
     # A UTF-8 byte order mark at the start of a file is not part of the record.
     unbommed = F.when(value.startswith("\ufeff"), F.expr(f"substr({_VALUE}, 2)")).otherwise(value)
@@ -202,9 +229,10 @@ def _parsed(lines: DataFrame, cfg: InputConfig) -> DataFrame:
     hashed = lines.select("*", F.xxhash64(value).alias(_HASH))
     parsed = hashed.select(
         "*",
-        F.when(status.isNull() & ~over_limit, F.from_json(wrapped, "variant", options)).alias(
-            _WRAPPED
-        ),
+        F.when(status.isNotNull() | over_limit, F.lit(None))
+        .when(size < _JACKSON_MAX_STRING, F.try_parse_json(wrapped))
+        .otherwise(F.from_json(wrapped, "variant", options))
+        .alias(_WRAPPED),
     )
     outer = F.col(_WRAPPED)
     one_value = (
@@ -226,7 +254,7 @@ def _parsed(lines: DataFrame, cfg: InputConfig) -> DataFrame:
         S.SRC,
         S.ORDER,
         _STATUS,
-        F.when(one_value, F.try_variant_get(outer, "$[0]", "variant")).alias(_VAR),
+        F.when(one_value, outer).alias(_VAR),
         too_large.alias(_TOO_LARGE),
     )
 
@@ -312,10 +340,11 @@ def _check_damaged(cfg: InputConfig, damaged: list[tuple[str, str]]) -> None:
 
 
 def _json_path(name: str, field: str) -> str:
+    """The path of a field of the record inside its [record, hash] wrapper."""
     if "'" not in name:
-        return f"$['{name}']"
+        return f"{_RECORD}['{name}']"
     if '"' not in name:
-        return f'$["{name}"]'
+        return f'{_RECORD}["{name}"]'
     raise ConfigError(
         f"input.{field}={name!r} has both ' and \", which a JSON path cannot quote; rename the field"
     )
