@@ -53,6 +53,8 @@ _WRAPPED = "__read_wrapped"
 _VAR = "__read_variant"
 _TOO_LARGE = "__read_too_large"
 _SIZE = "__read_line_bytes"
+_WRAPPED_BIG = "__read_wrapped_big"
+_HUGE = "__read_valid_but_huge"
 _TEXT_VAR = "__read_text_var"
 _META = "__read_meta"
 # _VAR is the parsed [record, hash] array (see _parsed); the record is its first element. Read
@@ -64,7 +66,8 @@ _JACKSON_MAX_STRING = 20_000_000
 
 
 def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.Staged:
-    parsed = _parsed(_lines(spark, cfg, listing), cfg)
+    lines = _lines(spark, cfg, listing)
+    parsed = _parsed(lines, cfg)
     value, status, var = F.col(_VALUE), F.col(_STATUS), F.col(_VAR)
     # Objects start with "{"; the regex runs only for lines that do not (indented or odd ones).
     is_object = var.isNotNull() & F.when(value.startswith("{"), F.lit(True)).otherwise(
@@ -82,8 +85,11 @@ def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.St
             given_id.alias(S.ID),
             status,
             S.SRC,
+            _SIZE,
         )
     )
+    if summary["longest_line"] <= VARIANT_SAFE_BYTES:
+        parsed = _parsed(lines, cfg, long_lines=False)
     _check_damaged(cfg, summary["damaged"])
     object_type = merge_variant_schemas(summary["schemas"])
     fields = list(object_type.fields) if isinstance(object_type, T.StructType) else []
@@ -198,9 +204,9 @@ def _lines(spark: SparkSession, cfg: InputConfig, listing: Listing) -> DataFrame
     )
 
 
-def _parsed(lines: DataFrame, cfg: InputConfig) -> DataFrame:
+def _parsed(lines: DataFrame, cfg: InputConfig, long_lines: bool = True) -> DataFrame:
     """Lines with _VAR (the parsed [line, hash] array, null unless the line is one JSON value)
-    and _TOO_LARGE."""
+    and _TOO_LARGE; ``long_lines=False`` when no line is longer than VARIANT_SAFE_BYTES."""
     value, status, size = F.col(_VALUE), F.col(_STATUS), F.col(_SIZE)
     over_limit = size > cfg.max_record_bytes
     # A line over the limit is never parsed: only its two ends are kept (its id is looked for
@@ -227,33 +233,51 @@ def _parsed(lines: DataFrame, cfg: InputConfig) -> DataFrame:
     # an array whose second element is not the hash (a line cannot contain its own hash).
     wrapped = F.concat(F.lit("["), unbommed, F.lit(","), F.col(_HASH).cast("string"), F.lit("]"))
     hashed = lines.select("*", F.xxhash64(value).alias(_HASH))
+    parseable = status.isNull() & ~over_limit
     parsed = hashed.select(
         "*",
-        F.when(status.isNotNull() | over_limit, F.lit(None))
-        .when(size < _JACKSON_MAX_STRING, F.try_parse_json(wrapped))
-        .otherwise(F.from_json(wrapped, "variant", options))
-        .alias(_WRAPPED),
+        F.when(parseable & (size < _JACKSON_MAX_STRING), F.try_parse_json(wrapped)).alias(_WRAPPED),
     )
-    outer = F.col(_WRAPPED)
+    # from_json takes a longer string limit, but has no generated code: Spark evaluates a
+    # projection holding it row by row. So it gets a projection of its own, after the common
+    # parse, and runs only for lines of 20 MB or more, and lines over 16 MiB that failed.
+    as_strings = F.from_json(wrapped, "array<string>", options)
+    valid_but_huge = (F.size(as_strings) == 2) & (as_strings[1] == F.col(_HASH).cast("string"))
+    if long_lines:
+        parsed = parsed.select(
+            "*",
+            F.when(
+                parseable & (size >= _JACKSON_MAX_STRING), F.from_json(wrapped, "variant", options)
+            ).alias(_WRAPPED_BIG),
+            # Valid JSON that did not parse: its parsed form outgrew the variant's 128 MiB.
+            F.when(
+                parseable & (size > VARIANT_SAFE_BYTES) & F.col(_WRAPPED).isNull(), valid_but_huge
+            ).alias(_HUGE),
+        )
+    else:  # the first pass saw no such line: the main pass keeps all of its code generated
+        parsed = parsed.select(
+            "*",
+            F.lit(None).cast("variant").alias(_WRAPPED_BIG),
+            F.lit(None).cast("boolean").alias(_HUGE),
+        )
+    outer = F.coalesce(F.col(_WRAPPED), F.col(_WRAPPED_BIG))
     one_value = (
         outer.isNotNull()
         & (F.try_variant_get(outer, "$[1]", "bigint") == F.col(_HASH))
         & F.try_variant_get(outer, "$[2]", "variant").isNull()
     )
-    # Only large lines that failed pay for this second parse, into strings (no size limit).
-    as_strings = F.from_json(wrapped, "array<string>", options)
-    valid_but_huge = F.coalesce(
-        (F.size(as_strings) == 2) & (as_strings[1] == F.col(_HASH).cast("string")), F.lit(False)
+    too_large = (
+        F.when(status.isNotNull(), F.lit(False))
+        .when(over_limit, F.lit(True))
+        .when(outer.isNull(), F.coalesce(F.col(_HUGE), F.lit(False)))
+        .otherwise(F.lit(False))
     )
-    too_large = F.when(status.isNotNull(), F.lit(False)).when(over_limit, F.lit(True))
-    too_large = too_large.when(
-        outer.isNull() & (size > VARIANT_SAFE_BYTES), valid_but_huge
-    ).otherwise(F.lit(False))
     return parsed.select(
         _VALUE,
         S.SRC,
         S.ORDER,
         _STATUS,
+        _SIZE,
         F.when(one_value, outer).alias(_VAR),
         too_large.alias(_TOO_LARGE),
     )
@@ -290,7 +314,8 @@ def _id_in_raw_line(value: Column, id_column: str) -> Column:
 
 
 def _summary(keyed: DataFrame) -> dict:
-    """Schema strings, rows without an id, repeated ids and damaged files, in one aggregation.
+    """Schema strings, rows without an id, repeated ids, damaged files and the longest line (in
+    bytes), in one aggregation.
 
     Grouped by a bucket of the id's hash so that repeats are found within each bucket (a list
     of 8-byte hashes), while the schema is inferred per bucket and merged on the driver.
@@ -307,6 +332,7 @@ def _summary(keyed: DataFrame) -> dict:
             F.count_if(ids.isNull()).alias("missing"),
             (F.size(hashes) - F.size(F.array_distinct(hashes))).alias("repeated"),
             F.collect_set(damaged).alias("damaged"),
+            F.max(_SIZE).alias("longest"),
         )
         .collect()
     )
@@ -315,6 +341,7 @@ def _summary(keyed: DataFrame) -> dict:
         "missing_ids": sum(r["missing"] for r in rows),
         "repeated_ids": sum(r["repeated"] for r in rows),
         "damaged": sorted({(d[0], d[1]) for r in rows for d in r["damaged"]}),
+        "longest_line": max((r["longest"] or 0 for r in rows), default=0),
     }
 
 
