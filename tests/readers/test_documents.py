@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import json
@@ -362,3 +363,46 @@ def test_shared_corpus_reads_without_rejects(spark, shared_data):
     for doc in lines:
         assert got[doc["id"]]["text"] == doc["text"]
         assert got[doc["id"]]["url"] == doc["url"]
+
+
+def test_plain_and_compressed_jsonl_in_one_directory(spark, tmp_path):
+    """Compressed files are decoded by curation, the others by Spark given by name: a name
+    with glob characters is still one file."""
+    root = tmp_path / "mixed"
+    root.mkdir()
+    (root / "a[1]{x}.jsonl").write_bytes(b'{"id": "p", "text": "plain"}\n')
+    (root / "b.jsonl.gz").write_bytes(gzip.compress(b'{"id": "g", "text": "gzip"}\n'))
+    (root / "c.jsonl.bz2").write_bytes(bz2.compress(b'{"id": "b", "text": "bz"}'))
+    df = read_documents(spark, InputConfig(path=str(root)))
+    got = {r["id"]: (r["text"], r[SOURCE].rsplit("/", 1)[1]) for r in df.collect()}
+    assert got == {
+        "p": ("plain", "a[1]{x}.jsonl"),
+        "g": ("gzip", "b.jsonl.gz"),
+        "b": ("bz", "c.jsonl.bz2"),
+    }
+
+
+def test_a_delta_table_read_as_files_is_refused(spark, tmp_path):
+    deltalake = pytest.importorskip("deltalake")
+    path = str(tmp_path / "t")
+    deltalake.write_deltalake(path, pa.table({"id": ["a"], "text": ["x"]}))
+    with pytest.raises(ConfigError, match="is a Delta table root.*input.format: delta"):
+        read_documents(spark, InputConfig(path=path, format="jsonl"))
+
+
+def test_a_runs_output_table_with_earlier_columns_already_is_refused(spark, tmp_path):
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["a"],
+                "text": ["x"],
+                "drop_stage": ["length"],
+                "drop_reason": ["length:too_few_words"],
+                "run_id": ["r2"],
+                "earlier_drop_reason": ["length:too_few_words"],
+            }
+        ),
+        tmp_path / "t.parquet",
+    )
+    with pytest.raises(ConfigError, match="'drop_reason' and 'earlier_drop_reason'"):
+        read_documents(spark, InputConfig(path=str(tmp_path / "t.parquet")))
