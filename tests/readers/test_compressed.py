@@ -144,6 +144,7 @@ def test_compressed_lines_on_spark(spark, tmp_path):
     ]
     # The cut zstd frame: what decodes of it, then the marker holding the partial last line.
     readable = zstandard.ZstdDecompressor().decompressobj().decompress(zst[:-3]).split(b"\n")
+    assert compressed_lines(spark, [(f"file:{tmp_path}/none.gz", 0)]).count() == 0
     assert got[3:] == [
         *[("c.jsonl.zst", i, line, None) for i, line in enumerate(readable[:-1])],
         ("c.jsonl.zst", len(readable) - 1, readable[-1], STATUS_TRUNCATED),
