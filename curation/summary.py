@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.delta import DeltaStore, is_delta_table, read_arrow
 from curation.errors import CurationError
-from curation.run_layout import DOCUMENTS, ROW_TABLES, STATS, RunLayout
+from curation.run_layout import DOCUMENTS, ROW_TABLES, RUNS, STATS, RunLayout
 from curation.stats_table import RUN_ROW
 
 
@@ -67,10 +67,26 @@ class ArrowTables:
 
 def _stats_rows(tables: ResultTables) -> list[dict]:
     if not tables.exists(STATS):
+        started = RunLayout(tables.root).started_runs()
+        if started:
+            raise CurationError(_unfinished(started, tables.root))
         raise CurationError(
             f"no '{STATS}' table under {tables.root!r}: is this a curation output root?"
         )
     return tables.rows(STATS)
+
+
+def _unfinished(run_ids: list[str], root: str) -> str:
+    """Runs with a record but no stats: the stats commit is a run's last, so they have not ended."""
+    runs = ("run " if len(run_ids) == 1 else "runs ") + ", ".join(repr(r) for r in run_ids)
+    has = "has" if len(run_ids) == 1 else "have"
+    run_id = run_ids[0] if len(run_ids) == 1 else "ID"
+    return (
+        f"{runs} under {root!r} {has} not finished: started (a record in "
+        f"{RunLayout(root).table(RUNS)}) but no stats committed, so still running or died before "
+        f"the last commit; finish by re-running the recipe with the same run id (curation run "
+        f"RECIPE --run-id {run_id}), which resumes after the last commit"
+    )
 
 
 def _latest(stats: list[dict], root: str) -> str:
@@ -90,6 +106,8 @@ def run_stats(tables: ResultTables, run_id: str | None = None) -> tuple[str, lis
     stats = _stats_rows(tables)  # read once: the latest run is picked from the same rows
     run_id = run_id or _latest(stats, tables.root)
     rows = [r for r in stats if r["run_id"] == run_id]
+    if not rows and run_id in RunLayout(tables.root).started_runs():
+        raise CurationError(_unfinished([run_id], tables.root))
     if not rows:
         raise CurationError(f"run {run_id!r} has no stats under {tables.root!r}")
     # Per stage: its total line (reason null) first, then its reasons.

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, check_plan, plan
+from curation.driver import Pipeline, check_plan, input_renames, plan
 from curation.errors import ConfigError, InvariantError, PlanError
 from curation.stages import build_stage
 from curation.stages.base import ShuffleResult, ShuffleStage, StageConfig
@@ -310,3 +310,18 @@ def test_cli_config_error_has_no_traceback(tmp_path):
     assert res.returncode == 2
     assert "stages.length.min_words: -3 is invalid" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_input_fields_named_like_run_columns(tmp_path):
+    """Ignoring case as Spark does; a rename must land on a free name; spark-engine names."""
+    cfg = config("in", str(tmp_path / "out"))
+    stages = [build_stage(s) for s in cfg.stages]
+    with pytest.raises(PlanError, match=r"'Len_Words' \(written by stage 'length'\)"):
+        check_plan(stages, input_fields=["Len_Words", "url"])
+    check_plan(stages, input_fields=["url", "lang"])  # no langid stage here: lang is free
+    assert input_renames(stages, ["RUN_ID", "url"], "in_", "rust") == {"RUN_ID": "in_RUN_ID"}
+    with pytest.raises(PlanError, match=r"'len_words' -> 'in_len_words'.*another prefix"):
+        input_renames(stages, ["len_words", "in_len_words"], "in_", "rust")
+    assert input_renames(stages, ["with space"], None, "rust") == {}
+    with pytest.raises(PlanError, match="'with space' have characters delta-spark refuses"):
+        input_renames(stages, ["with space"], None, "spark")

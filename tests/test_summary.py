@@ -13,6 +13,7 @@ from test_driver import _cli, config, input_table, run  # noqa: F401  (input_tab
 from curation.cli import _read_results
 from curation.delta import open_store
 from curation.errors import CurationError, DeltaError
+from curation.run_layout import RunLayout
 from curation.summary import ArrowTables, SparkTables, explain, format_stats, run_stats
 
 
@@ -94,3 +95,10 @@ def test_cli_stats_and_explain_start_no_jvm(two_runs):
     missing = cli("explain", two_runs, "--id", "nope")
     assert missing.returncode == 2 and "no document with id 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_run_without_stats_is_named_as_unfinished(tmp_path):
+    """Started (its record is there) but no stats committed: say so, and how to finish it."""
+    RunLayout(str(tmp_path)).write_record("r7", {"run_id": "r7"})
+    with pytest.raises(CurationError, match="run 'r7' .* has not finished.*--run-id r7"):
+        run_stats(ArrowTables(str(tmp_path)))

@@ -19,7 +19,7 @@ skipped: they carry no record, and JSONL writers commonly leave a trailing blank
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.errors import AnalysisException
@@ -53,6 +53,11 @@ REASON_TEXT_NOT_STRING = "read:text_not_string"
 # by an earlier run), their non-null values are kept: an earlier decision wins, as in every stage.
 READER_COLUMNS = (C.DROP_STAGE, C.DROP_REASON, SOURCE, RAW)
 
+# Called with the input's metadata field names once they are known; returns the new name of each
+# field to rename (e.g. {"lang": "input_lang"}) or raises to refuse the input. The driver passes
+# one that knows which columns its stages write.
+FieldCheck = Callable[[Sequence[str]], Mapping[str, str]]
+
 # Internal column names; the prefix keeps them apart from any metadata column.
 _ID = "__read_id"
 _TEXT = "__read_text"
@@ -70,7 +75,10 @@ _META = "__read_meta"
 
 
 def read_documents(
-    spark: SparkSession, cfg: InputConfig, store: DeltaStore | None = None
+    spark: SparkSession,
+    cfg: InputConfig,
+    store: DeltaStore | None = None,
+    check_fields: FieldCheck | None = None,
 ) -> DataFrame:
     """Read ``cfg.path`` as documents: ``id``, ``text``, decision columns, metadata, provenance.
 
@@ -85,6 +93,10 @@ def read_documents(
     (local[2]): about 9 s to read with ids, 15-17 s when they had to be derived. Reading the input
     twice and shuffling only the rows without ids was slower (21 s), so the simple plan stays.
 
+    ``check_fields`` sees the metadata field names as soon as they are known and may rename
+    fields or refuse the input (an input ``drop_reason`` renamed is carried as metadata, not
+    taken as an earlier decision).
+
     Raises ConfigError when the input cannot be read as configured (no files, formats that do
     not agree, no text column at all, columns whose names collide).
     """
@@ -96,15 +108,16 @@ def read_documents(
         )
     try:
         if fmt == "jsonl":
-            staged = _stage_jsonl(spark, cfg)
+            staged = _stage_jsonl(spark, cfg, check_fields)
         elif fmt == "text":
             staged = _stage_text(spark, cfg)
         elif fmt == "parquet":
-            staged = _stage_columnar(spark.read.parquet(cfg.path), cfg, cfg.path)
+            staged = _stage_columnar(spark.read.parquet(cfg.path), cfg, cfg.path, check_fields)
         else:
             if store is None:
                 store = open_store(spark)
-            staged = _stage_columnar(store.read(cfg.path, version=cfg.version), cfg, cfg.path)
+            table = store.read(cfg.path, version=cfg.version)
+            staged = _stage_columnar(table, cfg, cfg.path, check_fields)
     except AnalysisException as err:
         if err.getCondition() != "PATH_NOT_FOUND":
             raise
@@ -161,7 +174,7 @@ class _Staged:
     needs_derived_ids: bool  # some row has no usable id
 
 
-def _stage_jsonl(spark: SparkSession, cfg: InputConfig) -> _Staged:
+def _stage_jsonl(spark: SparkSession, cfg: InputConfig, check: FieldCheck | None) -> _Staged:
     # Each projection below names what the next one reads, so Spark evaluates every parse and
     # lookup once: it does not merge projections that would duplicate an expensive expression.
     value, var, text_var = F.col(_VALUE), F.col(_VAR), F.col("__read_text_var")
@@ -198,7 +211,9 @@ def _stage_jsonl(spark: SparkSession, cfg: InputConfig) -> _Staged:
             "set input.text_column"
         )
     meta_fields = [f for f in fields if f.name not in (cfg.id_column, cfg.text_column)]
-    _check_names(cfg, [f.name for f in meta_fields], present=[f.name for f in fields])
+    renames = check([f.name for f in meta_fields]) if check else {}
+    out_names = [renames.get(f.name, f.name) for f in meta_fields]
+    _check_names(cfg, out_names, present=[f.name for f in fields])
     meta = F.try_variant_get(var, "$", _ddl(T.StructType(meta_fields))) if meta_fields else None
 
     looked_up = parsed.select(
@@ -229,12 +244,15 @@ def _stage_jsonl(spark: SparkSession, cfg: InputConfig) -> _Staged:
         _REASON,
         F.when(rejected, value).alias(_RAW),
         _SRC,
-        *[F.col(_META).getField(f.name).alias(f.name) for f in meta_fields],
+        *[
+            F.col(_META).getField(f.name).alias(n)
+            for f, n in zip(meta_fields, out_names, strict=True)
+        ],
         F.sha2(value, 256).alias(_ORDER),
     )
     return _Staged(
         staged,
-        [f.name for f in meta_fields],
+        out_names,
         order=F.col(_ORDER),
         needs_derived_ids=bool(summary and summary["missing_ids"]),
     )
@@ -266,7 +284,9 @@ def _stage_text(spark: SparkSession, cfg: InputConfig) -> _Staged:
     return _Staged(staged, [], order=F.lit(None), needs_derived_ids=False)
 
 
-def _stage_columnar(df: DataFrame, cfg: InputConfig, shown_path: str) -> _Staged:
+def _stage_columnar(
+    df: DataFrame, cfg: InputConfig, shown_path: str, check: FieldCheck | None
+) -> _Staged:
     """Parquet and Delta: typed columns, so only the text's type and encoding can be wrong."""
     columns = df.columns
     if cfg.text_column not in columns:
@@ -275,7 +295,8 @@ def _stage_columnar(df: DataFrame, cfg: InputConfig, shown_path: str) -> _Staged
             f"{_shown(columns)}; set input.text_column"
         )
     meta = [c for c in columns if c not in (cfg.id_column, cfg.text_column)]
-    _check_names(cfg, meta, present=columns)
+    renames = check(meta) if check else {}
+    _check_names(cfg, [renames.get(c, c) for c in meta], present=columns)
     source = _metadata_column(df, "file_path")
     source = _decoded(source) if source is not None else F.lit(shown_path)
     row_index = _metadata_column(df, "row_index")
@@ -316,8 +337,9 @@ def _stage_columnar(df: DataFrame, cfg: InputConfig, shown_path: str) -> _Staged
         F.when(reason.isNotNull(), raw).alias(_RAW),
         source.alias(_SRC),
         order.alias(_ORDER),
-        *[F.col(_quoted(c)) for c in meta],
+        *[F.col(_quoted(c)).alias(renames.get(c, c)) for c in meta],
     )
+    meta = [renames.get(c, c) for c in meta]
     return _Staged(staged, meta, order=F.col(_ORDER), needs_derived_ids=needs_ids)
 
 

@@ -81,7 +81,7 @@ def survivor_rank(df: DataFrame, policy: SurvivorPolicy, priority: int = 1) -> C
     fields: list[Column] = [F.lit(priority).alias("prio")]
     for crit in policy.order:
         if crit == "quality" and policy.quality_column in df.columns:
-            q = F.col(policy.quality_column).cast("double")
+            q = F.col(C.quoted(policy.quality_column)).cast("double")
             fields += [q.isNull().alias("q_null"), (-q).alias("q_neg")]
         elif crit == "length":
             fields.append((-F.length(F.coalesce(F.col(C.TEXT), F.lit("")))).alias("len_neg"))
@@ -129,7 +129,7 @@ def decide(joined: DataFrame, stage_name: str, columns: Sequence[str]) -> DataFr
         .withColumn(DUP_CLUSTER_ID, F.coalesce(best["id"], F.col(C.ID)))
         .withColumn(DUP_CLUSTER_SIZE, F.coalesce(F.col(CW), F.col(W)))
     )
-    return out.select(*columns)
+    return out.select(*[F.col(C.quoted(c)) for c in columns])
 
 
 def with_passive(active_out: DataFrame, passive: DataFrame | None) -> DataFrame:
