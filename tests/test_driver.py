@@ -233,50 +233,6 @@ def _table_rows(store, path):
     return sorted(tuple(r) for r in store.read(path).drop("run_id").collect())
 
 
-def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table, run_cli):
-    """A driver killed between segments, re-run with the same id, equals a clean run."""
-    store = open_store(spark, "rust")
-    dup = spark.createDataFrame(
-        [("copy-of-ok2", words(30, "w2x"), 7)], "id string, text string, n long"
-    )
-    store.write(dup, input_table)  # an exact duplicate, so the dedup segment has work to do
-    stages = LENGTH + [{"kind": "exact_dedup"}]
-    crashed_out, clean_out = str(tmp_path / "crashed"), str(tmp_path / "clean")
-    recipe = str(_recipe(tmp_path, input_table, crashed_out, stages))
-
-    # A real process killed after segment 0 commits; the resume runs on this test's session.
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    crash = [sys.executable, str(Path(__file__).parent / "crash_run.py"), recipe, "job-1"]
-    first = subprocess.run(
-        [*crash, "after-segment", "0"], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert first.returncode == -9, first.stderr[-2000:]
-    assert not store.exists(f"{crashed_out}/documents")  # died before the final commits
-
-    second = run_cli("run", recipe, "--run-id", "job-1")
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "[length] already committed" in second.stdout
-    assert "[exact_dedup] running" in second.stdout
-
-    clean_cfg = validate_config(
-        {
-            "input": {"path": input_table, "format": "delta"},
-            "output": clean_out,
-            "storage": {"engine": "rust"},
-            "stages": stages,
-        }
-    )
-    run(spark, clean_cfg, run_id="job-1")
-    for name in ("documents", "rejected"):
-        assert _table_rows(store, f"{crashed_out}/{name}") == _table_rows(
-            store, f"{clean_out}/{name}"
-        )
-    rejected = {r.id: r.drop_reason for r in store.read(f"{crashed_out}/rejected").collect()}
-    # Same length: the smaller id survives (the default survivor policy).
-    assert rejected["ok2"] == "dedup:exact" and "copy-of-ok2" not in rejected
-    assert store.read(f"{crashed_out}/documents").count() == 8
-
-
 def test_cli_run_stats_explain(tmp_path, input_table, run_cli):
     out = str(tmp_path / "out")
     res = run_cli("run", str(_recipe(tmp_path, input_table, out)), "--run-id", "cli-1")

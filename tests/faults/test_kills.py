@@ -2,7 +2,7 @@
 with the same run id: the outputs equal an uninterrupted run's, nothing lost or duplicated.
 
 Each crash is a real process killed with SIGKILL (``tests/crash_run.py``); the resume runs in
-this test's session. The recipe has a fused row pass, exact dedup and near dedup (which also
+this test's session. The recipe has row passes, exact dedup and near dedup (which also
 appends to ``dedup_index``), so every kind of commit a run makes is interrupted once.
 """
 
@@ -75,14 +75,14 @@ def reference(spark, corpus, tmp_path_factory) -> tuple[dict, list]:
 @pytest.mark.parametrize(
     "mode, where",
     [
-        ("after-segment", "0"),  # the fused row pass committed
-        ("after-segment", "1"),  # exact dedup committed
+        ("after-segment", "0"),  # the first segment committed
+        ("after-segment", "1"),  # the second committed (quality's C4 rewrite has its own pass)
         ("mid-commit", "dedup_index"),  # near dedup's index rows written, not committed
         ("mid-commit", "rejected"),  # documents appended, rejected and stats not yet
     ],
 )
 def test_killed_anywhere_resumes_to_the_uninterrupted_outputs(
-    spark, corpus, reference, tmp_path, mode, where
+    spark, corpus, reference, tmp_path, run_cli, mode, where
 ):
     out = tmp_path / "out"
     recipe = _recipe(tmp_path, corpus, out)
@@ -98,7 +98,10 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_outputs(
     store = open_store(spark, "rust")
     assert not store.exists(f"{out}/stats")  # it died before the run finished
 
-    _run(spark, recipe, "k")
+    resumed = run_cli("run", str(recipe), "--run-id", "k")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    if mode == "after-segment":  # the committed segments are not run again
+        assert "already committed in run k; resuming after it" in resumed.stdout
     assert outputs(spark, out) == reference[0]
     assert _index_rows(spark, out) == reference[1]
     # Uncommitted Parquet files of the killed write are not part of any table.
