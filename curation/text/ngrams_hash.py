@@ -1,0 +1,270 @@
+"""Hashed word n-grams for benchmark decontamination: normalise, hash, look up, find spans.
+
+Normalisation, applied alike to benchmark items and documents, so that formatting does not hide
+an overlap (GPT-3, Brown et al. 2020, appendix C: lower-cased, punctuation removed, split on
+whitespace; Dolma's decontamination normalises the same way before its Bloom filter):
+
+1. Unicode NFKC, so compatibility forms match their plain letters: full-width ``Ｆｕｌｌ``,
+   ligatures ``ﬁ``, superscripts, non-breaking spaces;
+2. apostrophes (``'`` and ``’``) deleted, so ``don't`` = ``dont`` and curly = straight quotes;
+3. lower-case, then every run of characters that are not letters, digits or combining marks
+   becomes one space (``shingles.normalize``): other punctuation separates words, so
+   ``well-known`` = ``well known`` and ``U.S.`` = ``u s``.
+
+An n-gram is ``n`` consecutive normalised words; its hash is the 64-bit hash of its UTF-8 bytes
+with single spaces (``shingles.hash_spans``: deterministic in every process, unlike ``hash``).
+An item shorter than ``n`` words but at least ``min_words`` long is indexed whole, as one gram of
+its own length, and documents are then also cut into grams of that length.
+
+>>> index, _ = build_index(pa.array(["the quick brown fox jumps"]), n=3, min_words=2)
+>>> match_documents(index, pa.array(["The QUICK, brown fox!"]), n=3).matched
+array([2])
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.text.shingles import hash_shingles, normalize, shingle_spans
+
+_APOSTROPHES = ("'", "\u2019")
+
+
+def normalize_words(texts: pa.Array | pa.ChunkedArray) -> pa.LargeStringArray:
+    """Each text as its normalised words joined by single spaces (nulls become "")."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = pc.fill_null(texts.cast(pa.large_string()), "")
+    ascii_only = pc.all(pc.string_is_ascii(texts)).as_py()
+    if ascii_only is False:  # ASCII text is its own NFKC form: skip the pass for it
+        texts = pc.utf8_normalize(texts, form="NFKC")
+    for mark in _APOSTROPHES:
+        texts = pc.replace_substring(texts, mark, "")
+    return normalize(texts)
+
+
+def word_counts(normalized: pa.Array) -> np.ndarray:
+    """Words in each normalised text (single spaces, no spaces at the ends)."""
+    spaces = pc.count_substring(normalized, " ").to_numpy(zero_copy_only=False)
+    empty = pc.utf8_length(normalized).to_numpy(zero_copy_only=False) == 0
+    return np.where(empty, 0, spaces + 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Grams:
+    """All k-grams of a batch: gram ``i`` belongs to document ``doc[i]`` and covers its words
+    ``start[i]`` to ``start[i] + k - 1``."""
+
+    hashes: np.ndarray  # uint64
+    doc: np.ndarray  # int64
+    start: np.ndarray  # int64 word index within the document
+    k: int
+
+
+def grams(normalized: pa.Array, k: int, counts: np.ndarray | None = None) -> Grams:
+    """Every k-gram of every normalised text with at least ``k`` words (shorter texts give none)."""
+    counts = word_counts(normalized) if counts is None else counts
+    spans = shingle_spans(normalized, k, "word")
+    hashes = hash_shingles(spans)
+    per_doc = np.diff(spans.offsets)
+    doc = np.repeat(np.arange(len(per_doc), dtype=np.int64), per_doc)
+    start = np.arange(len(hashes), dtype=np.int64) - spans.offsets[:-1][doc]
+    # shingle_spans gives a text with fewer than k words one shingle (the whole text): not a k-gram
+    full = counts[doc] >= k
+    return Grams(hashes[full], doc[full], start[full], k)
+
+
+@dataclass(frozen=True)
+class NgramIndex:
+    """Benchmark grams, sorted by hash: one row per distinct (gram, item) pair.
+
+    ``item_grams[i]`` is the number of distinct grams of item ``i`` (0: not indexed); ``lengths``
+    the gram sizes present (``n`` and the lengths of short items indexed whole).
+    """
+
+    hashes: np.ndarray  # uint64, sorted
+    items: np.ndarray  # int32, the item of each row
+    item_grams: np.ndarray  # int32, per item
+    lengths: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.hashes.nbytes + self.items.nbytes + self.item_grams.nbytes)
+
+
+def count_index_rows(normalized: pa.Array, n: int, min_words: int) -> int:
+    """An upper bound of the index rows ``build_index`` makes (before removing repeats)."""
+    counts = word_counts(normalized)
+    return int(np.where(counts >= n, counts - n + 1, (counts >= min_words).astype(np.int64)).sum())
+
+
+def build_index(items: pa.Array, n: int, min_words: int) -> tuple[NgramIndex, np.ndarray]:
+    """The index of ``items`` (raw texts), and each item's word count after normalisation.
+
+    Items of ``n`` words or more give their n-grams; items of ``min_words`` to ``n - 1`` words
+    give one gram, the whole item; shorter items give nothing (their ``item_grams`` is 0).
+    """
+    if not 1 <= min_words <= n:
+        raise ValueError(f"need 1 <= min_words <= n, got min_words={min_words}, n={n}")
+    normalized = normalize_words(items)
+    counts = word_counts(normalized)
+    parts_h, parts_i = [], []
+    lengths = []
+    long_items = grams(normalized, n, counts)
+    parts_h.append(long_items.hashes)
+    parts_i.append(long_items.doc)
+    if long_items.hashes.size:
+        lengths.append(n)
+    for k in sorted({int(c) for c in counts[(counts >= min_words) & (counts < n)]}):
+        sub = np.flatnonzero(counts == k)
+        g = grams(normalized.take(pa.array(sub)), k)
+        parts_h.append(g.hashes)
+        parts_i.append(sub[g.doc])
+        lengths.append(k)
+    h = np.concatenate(parts_h) if parts_h else np.zeros(0, np.uint64)
+    it = np.concatenate(parts_i).astype(np.int64) if parts_i else np.zeros(0, np.int64)
+    order = np.lexsort((it, h))
+    h, it = h[order], it[order]
+    keep = np.ones(len(h), dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (it[1:] != it[:-1])
+    h, it = h[keep], it[keep]
+    item_grams = np.bincount(it, minlength=len(items)).astype(np.int32)
+    index = NgramIndex(h.astype(np.uint64), it.astype(np.int32), item_grams, tuple(sorted(lengths)))
+    return index, counts
+
+
+@dataclass(frozen=True)
+class Matches:
+    """What each document shares with the index (arrays of one value per document).
+
+    ``ngrams``: the document's n-grams; ``matched``: distinct index grams found in it;
+    ``items``: distinct items those belong to; ``best_item``: the item with the largest share of
+    its grams found (ties: more grams found, then the earlier item; -1: none) and ``best_frac``
+    that share.
+    """
+
+    ngrams: np.ndarray
+    matched: np.ndarray
+    items: np.ndarray
+    best_item: np.ndarray
+    best_frac: np.ndarray
+
+
+def _lookup(index: NgramIndex, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the hashes found, the first index row of each)."""
+    if not len(index.hashes) or not len(hashes):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo = np.searchsorted(index.hashes, hashes, side="left")
+    found = lo < len(index.hashes)
+    found[found] = index.hashes[lo[found]] == hashes[found]
+    where = np.flatnonzero(found)
+    return where, lo[where]
+
+
+def _doc_grams(index: NgramIndex, normalized: pa.Array, n: int) -> tuple[list[Grams], np.ndarray]:
+    counts = word_counts(normalized)
+    sizes = sorted(set(index.lengths) | {n})
+    return [grams(normalized, k, counts) for k in sizes], counts
+
+
+def match_documents(index: NgramIndex, texts: pa.Array | pa.ChunkedArray, n: int) -> Matches:
+    """Overlap of each raw text with the index."""
+    normalized = normalize_words(texts)
+    all_grams, counts = _doc_grams(index, normalized, n)
+    m = len(counts)
+    docs, rows = [], []
+    for g in all_grams:
+        where, first = _lookup(index, g.hashes)
+        docs.append(g.doc[where])
+        rows.append(first)
+    doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+    first = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    ngrams = np.maximum(counts - n + 1, 0)
+    matched = np.zeros(m, np.int64)
+    n_items = np.zeros(m, np.int64)
+    best_item = np.full(m, -1, np.int64)
+    best_frac = np.zeros(m, np.float64)
+    if len(doc):
+        # Every (document, index row) pair: a gram shared by several items has one row per item.
+        last = np.searchsorted(index.hashes, index.hashes[first], side="right")
+        width = last - first
+        pair_doc = np.repeat(doc, width)
+        pair_row = np.repeat(first - np.cumsum(width) + width, width) + np.arange(width.sum())
+        pairs = np.unique(np.stack([pair_doc, pair_row]), axis=1)  # a repeated gram counts once
+        pair_doc, pair_row = pairs
+        hashes = index.hashes[pair_row]
+        distinct = np.unique(np.stack([pair_doc, hashes.view(np.int64)]), axis=1)
+        matched = np.bincount(distinct[0], minlength=m)
+        item = index.items[pair_row].astype(np.int64)
+        di, per = np.unique(np.stack([pair_doc, item]), axis=1, return_counts=True)
+        n_items = np.bincount(di[0], minlength=m)
+        frac = per / index.item_grams[di[1]]
+        # best per document: sort by (doc, -frac, -found, item) and take each document's first
+        order = np.lexsort((di[1], -per, -frac, di[0]))
+        d_sorted = di[0][order]
+        head = np.ones(len(order), dtype=bool)
+        head[1:] = d_sorted[1:] != d_sorted[:-1]
+        best_item[d_sorted[head]] = di[1][order][head]
+        best_frac[d_sorted[head]] = frac[order][head]
+    return Matches(ngrams, matched, n_items, best_item, best_frac)
+
+
+# -- span removal (per document, only for documents that matched) -----------------------------
+
+_CHUNK = re.compile(r"\S+")
+
+
+def matched_char_spans(index: NgramIndex, text: str, n: int) -> list[tuple[int, int]]:
+    """Character spans of ``text`` covered by grams found in the index, merged and sorted.
+
+    Words are mapped back to the whitespace-separated chunk they came from, so a cut removes whole
+    chunks (``(word),`` goes with its brackets and comma).
+    """
+    chunks = [(m.start(), m.end()) for m in _CHUNK.finditer(text)]
+    if not chunks:
+        return []
+    chunk_words = normalize_words(pa.array([text[s:e] for s, e in chunks], pa.large_string()))
+    per_chunk = word_counts(chunk_words)
+    owner = np.repeat(np.arange(len(chunks)), per_chunk)
+    joined = " ".join(w for w in chunk_words.to_pylist() if w)
+    found: list[tuple[int, int]] = []
+    for g in _doc_grams(index, pa.array([joined], pa.large_string()), n)[0]:
+        where, _ = _lookup(index, g.hashes)
+        for s in g.start[where].tolist():
+            found.append((chunks[owner[s]][0], chunks[owner[s + g.k - 1]][1]))
+    found.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in found:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def cut_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` without ``spans`` (sorted, disjoint); the pieces left are joined by a newline
+    where the text between them had one, else by a space.
+
+    >>> cut_spans("keep this. DROP THAT. keep too", [(11, 21)])
+    'keep this. keep too'
+    """
+    bounds = [0, *(x for span in spans for x in span), len(text)]
+    out: list[str] = []
+    gap_start = 0  # where the text between the last kept piece and the next one starts
+    for lo, hi in zip(bounds[::2], bounds[1::2], strict=True):
+        piece = text[lo:hi]
+        body = piece.strip()
+        if not body:
+            continue
+        start = lo + (len(piece) - len(piece.lstrip()))
+        if out:
+            out.append("\n" if "\n" in text[gap_start:start] else " ")
+        out.append(body)
+        gap_start = start + len(body)
+    return "".join(out)
