@@ -4,7 +4,9 @@ The user names benchmark files and the fields that make an item (e.g. question +
 and documents are normalised alike (NFKC, apostrophes deleted, lower-case, punctuation as word
 breaks; see ``curation.text.ngrams_hash``) and cut into word n-grams (13 by default). An item
 shorter than n words is one gram of its own length when it has at least ``min_item_words``
-words, and is skipped (counted in the run details) when shorter.
+words, and is skipped (counted in the run details) when shorter. Text that many items share
+(``template_min_items``: a licence line, an instruction) is template: n-grams made mostly of it
+are not indexed, so a page quoting the boilerplate is not taken for a copy of an item.
 
 Score, then decide. The scorer looks every document n-gram up in the benchmark index (hashed,
 sorted, memory-mapped on executors: ``decontaminate_index``) and writes:
@@ -81,6 +83,17 @@ class DecontaminateConfig(StageConfig):
         le=64,
         description="An item shorter than ngram words is indexed whole if it has at least this "
         "many words; shorter items are skipped (counted in the run details).",
+    )
+    # Our addition (GPT-3 and datatrove have none): benchmark items often share boilerplate
+    # (a licence line, an instruction); a 13-gram of 12 shared words plus one common word would
+    # drop every page that quotes the boilerplate after that word. 10 items: rarer repeats are
+    # more likely the items' own text.
+    template_min_items: int | None = Field(
+        10,
+        ge=2,
+        description="Text shared by at least this many items is template: an n-gram is indexed "
+        "only if at least half its words are not template, a short item only if fewer items "
+        "have the same text. null: index everything.",
     )
     # GPT-3 and datatrove drop the document; Dolma's paragraph-level decontamination removes
     # the matching spans instead.
@@ -191,7 +204,13 @@ class Decontaminate(RowStage):
         """Read the benchmarks once, build their n-gram index and ship it to executors."""
         cfg = self.config
         self._index = build_shipped_index(
-            spark, cfg.benchmarks, cfg.ngram, cfg.min_item_words, cfg.max_index_ngrams, self.name
+            spark,
+            cfg.benchmarks,
+            cfg.ngram,
+            cfg.min_item_words,
+            cfg.max_index_ngrams,
+            self.name,
+            cfg.template_min_items,
         )
 
     def scorer(self):

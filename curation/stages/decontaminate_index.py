@@ -169,6 +169,7 @@ def build_shipped_index(
     min_words: int,
     max_rows: int,
     stage: str,
+    template_min_items: int | None = None,
 ) -> ShippedIndex:
     """Read every benchmark, build one index over all their items, ship it to executors."""
     t0 = time.monotonic()
@@ -189,7 +190,7 @@ def build_shipped_index(
             "max_index_ngrams if executors have the disk and page cache, or split the benchmarks "
             "over several decontaminate stages"
         )
-    index, counts = build_index(all_texts, n, min_words)
+    index, counts = build_index(all_texts, n, min_words, template_min_items)
     start = 0
     for source in sources:
         stop = start + per_bench[source.name]["items"]
@@ -199,6 +200,7 @@ def build_shipped_index(
             whole_item=int(((c >= min_words) & (c < n)).sum()),
             too_short=int(((c > 0) & (c < min_words)).sum()),
             empty=int((c == 0).sum()),
+            template_only=int(((c >= min_words) & (g == 0)).sum()),
         )
         start = stop
     folder = tempfile.mkdtemp(prefix="curation-decon-")

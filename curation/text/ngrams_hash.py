@@ -103,29 +103,71 @@ def count_index_rows(normalized: pa.Array, n: int, min_words: int) -> int:
     return int(np.where(counts >= n, counts - n + 1, (counts >= min_words).astype(np.int64)).sum())
 
 
-def build_index(items: pa.Array, n: int, min_words: int) -> tuple[NgramIndex, np.ndarray]:
+def _shared(hashes: np.ndarray, owners: np.ndarray, min_items: int) -> np.ndarray:
+    """True for each hash that at least ``min_items`` distinct owners have."""
+    if not len(hashes):
+        return np.zeros(0, dtype=bool)
+    pairs = np.unique(np.stack([hashes.view(np.int64), owners]), axis=1)
+    uniq, per = np.unique(pairs[0], return_counts=True)
+    common = uniq[per >= min_items]
+    return np.isin(hashes.view(np.int64), common)
+
+
+def template_words(normalized: pa.Array, counts: np.ndarray, k: int, min_items: int) -> np.ndarray:
+    """One flag per word of all items (in order): does it lie in a run of ``k`` words that at
+    least ``min_items`` items share? Such runs are template (instructions, licence lines)."""
+    total = int(counts.sum())
+    g = grams(normalized, k, counts)
+    first_word = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    starts = first_word[g.doc] + g.start
+    shared = starts[_shared(g.hashes, g.doc, min_items)]
+    diff = np.zeros(total + 1, dtype=np.int64)
+    np.add.at(diff, shared, 1)
+    np.add.at(diff, shared + k, -1)
+    return np.cumsum(diff)[:total] > 0
+
+
+def build_index(
+    items: pa.Array, n: int, min_words: int, template_min_items: int | None = None
+) -> tuple[NgramIndex, np.ndarray]:
     """The index of ``items`` (raw texts), and each item's word count after normalisation.
 
     Items of ``n`` words or more give their n-grams; items of ``min_words`` to ``n - 1`` words
     give one gram, the whole item; shorter items give nothing (their ``item_grams`` is 0).
+
+    With ``template_min_items``, text that many items share is template, not evidence that one
+    item leaked: an n-gram is indexed only if at least half its words (rounded up) are not
+    template words (``template_words`` with runs of that many words), and a whole short item
+    is indexed only if fewer items than that have the same text.
     """
     if not 1 <= min_words <= n:
         raise ValueError(f"need 1 <= min_words <= n, got min_words={min_words}, n={n}")
     normalized = normalize_words(items)
     counts = word_counts(normalized)
     parts_h, parts_i = [], []
-    lengths = []
+    lengths = set()
     long_items = grams(normalized, n, counts)
-    parts_h.append(long_items.hashes)
-    parts_i.append(long_items.doc)
-    if long_items.hashes.size:
-        lengths.append(n)
-    for k in sorted({int(c) for c in counts[(counts >= min_words) & (counts < n)]}):
-        sub = np.flatnonzero(counts == k)
-        g = grams(normalized.take(pa.array(sub)), k)
-        parts_h.append(g.hashes)
-        parts_i.append(sub[g.doc])
-        lengths.append(k)
+    keep_long = np.ones(len(long_items.hashes), dtype=bool)
+    half = (n + 1) // 2
+    if template_min_items is not None and len(long_items.hashes):
+        flags = template_words(normalized, counts, half, template_min_items)
+        in_run = np.concatenate([[0], np.cumsum(flags)])
+        first_word = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        at = first_word[long_items.doc] + long_items.start
+        keep_long = (n - (in_run[at + n] - in_run[at])) >= half
+    parts_h.append(long_items.hashes[keep_long])
+    parts_i.append(long_items.doc[keep_long])
+    if keep_long.any():
+        lengths.add(n)
+    short = np.flatnonzero((counts >= min_words) & (counts < n))
+    if len(short):
+        whole = _whole_hashes(normalized.take(pa.array(short)))
+        keep = np.ones(len(short), dtype=bool)
+        if template_min_items is not None:
+            keep = ~_shared(whole, short, template_min_items)
+        parts_h.append(whole[keep])
+        parts_i.append(short[keep])
+        lengths |= {int(c) for c in counts[short][keep]}
     h = np.concatenate(parts_h) if parts_h else np.zeros(0, np.uint64)
     it = np.concatenate(parts_i).astype(np.int64) if parts_i else np.zeros(0, np.int64)
     order = np.lexsort((it, h))
@@ -136,6 +178,12 @@ def build_index(items: pa.Array, n: int, min_words: int) -> tuple[NgramIndex, np
     item_grams = np.bincount(it, minlength=len(items)).astype(np.int32)
     index = NgramIndex(h.astype(np.uint64), it.astype(np.int32), item_grams, tuple(sorted(lengths)))
     return index, counts
+
+
+def _whole_hashes(normalized: pa.Array) -> np.ndarray:
+    """The hash of each whole normalised text (non-empty texts only), as one gram."""
+    spans = shingle_spans(normalized, 1 << 30, "word")  # fewer words than n: one whole shingle
+    return hash_shingles(spans)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,22 @@ def test_injected_items_are_dropped_and_named_shared_phrases_survive(spark, benc
     assert details["benchmarks"]["wikiqa"]["indexed"] == len(bench["rows"])
 
 
+def test_boilerplate_shared_by_items_is_template(spark, bench):
+    # Every item ends with the licence line: "<an item's last word> + licence" is a 13-gram of
+    # that item. A page quoting the licence after the same common word is not a copy of it.
+    item = bench["rows"][0]
+    last_word = item["answer"][: -len(LICENSE)].split()[-1]
+    df = spark.createDataFrame(
+        [("quote", f"Plain page text ends with {last_word} {LICENSE}.")], SCHEMA
+    )
+    outcomes = []
+    for template in (10, None):
+        stage = Decontaminate(_cfg(bench, template_min_items=template))
+        stage.prepare(spark)
+        outcomes.append(df.transform(apply_row_stages, [stage]).first()[C.DROP_REASON])
+    assert outcomes == [None, "decontaminate:overlap"]
+
+
 def test_remove_spans_cuts_the_item_and_keeps_the_page(spark, bench, docs):
     rows, _ = docs
     brown = rows[6][1]  # a clean text
@@ -156,8 +172,14 @@ def test_remove_spans_cuts_the_item_and_keeps_the_page(spark, bench, docs):
     out = {r[C.ID]: r for r in df.transform(apply_row_stages, [stage]).collect()}
     mixed = out["mixed"]
     assert mixed[C.DROP_REASON] is None
-    assert mixed[C.TEXT].split() == (brown[:1200] + " " + brown[1200:]).split()
-    assert mixed["decon_removed_chars"] >= len(injected)
+    # the item's own text is cut; of its licence line (template, not indexed) only the words
+    # outside the item's last n-grams stay
+    before, after, licence = brown[:1200].split(), brown[1200:].split(), LICENSE.split()
+    words = mixed[C.TEXT].split()
+    left = words[len(before) : len(words) - len(after)]
+    assert words[: len(before)] == before and words[len(words) - len(after) :] == after
+    assert len(left) <= 6 and left == licence[len(licence) - len(left) :]
+    assert mixed["decon_removed_chars"] >= len(injected) - len(LICENSE)
     assert mixed["contaminated_by"] == f"wikiqa:{item['qid']}"
     assert out["copy"][C.DROP_REASON] == "decontaminate:overlap"
     # it rewrites text, so the driver gives it a pass of its own (rejected rows keep their text)
@@ -211,7 +233,7 @@ def test_short_items_and_formats_through_the_driver_and_whatif(spark, bench, tmp
     assert st.dropped == {"decontaminate:overlap": 2}
     bench_details = st.details["benchmarks"]
     assert bench_details["short"] == {
-        "items": 3, "indexed": 1, "whole_item": 1, "too_short": 1, "empty": 1
+        "items": 3, "indexed": 1, "whole_item": 1, "too_short": 1, "empty": 1, "template_only": 0
     }  # fmt: skip
     assert bench_details["wiki"]["indexed"] == len(bench["rows"])
     rejected = {r[C.ID]: r for r in store.read(result.table("rejected")).collect()}

@@ -7,6 +7,7 @@ vectorised hashing, the index layout or the span mapping shows up as a disagreem
 from __future__ import annotations
 
 import string
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -58,6 +59,7 @@ def formatted(words: list[str], style: int) -> str:
     return " \u00a0".join(f'"{w}"!' for w in words)  # non-breaking spaces, quotes
 
 
+@settings(deadline=None)
 @given(st.lists(WORD, min_size=1, max_size=30), st.integers(0, 4))
 def test_formatting_does_not_change_the_words(words, style):
     assert norm(formatted(words, style)) == " ".join(words)
@@ -107,6 +109,54 @@ def test_lookup_agrees_with_set_intersection(items, docs, n, min_words):
             # ties: more grams found, then the earlier item
             key = [(-f, -len(sh), i) for i, (f, sh) in enumerate(zip(fracs, shared, strict=True))]
             assert found.best_item[d] == min(key)[2]
+
+
+def ref_template_grams(items: list[list[str]], n: int, min_words: int, t: int) -> list[set[str]]:
+    """Reference of the template rule: words in a run of ceil(n/2) words that t items share are
+    template; an n-gram needs ceil(n/2) other words; a short item needs fewer than t twins."""
+    half = (n + 1) // 2
+    owners: dict[str, set[int]] = {}
+    for i, w in enumerate(items):
+        for j in range(len(w) - half + 1):
+            owners.setdefault(" ".join(w[j : j + half]), set()).add(i)
+    whole = Counter(" ".join(w) for w in items)
+    out = []
+    for w in items:
+        flags = [False] * len(w)
+        for j in range(len(w) - half + 1):
+            if len(owners[" ".join(w[j : j + half])]) >= t:
+                flags[j : j + half] = [True] * half
+        if len(w) >= n:
+            out.append(
+                {
+                    " ".join(w[j : j + n])
+                    for j in range(len(w) - n + 1)
+                    if n - sum(flags[j : j + n]) >= half
+                }
+            )
+        elif len(w) >= min_words and whole[" ".join(w)] < t:
+            out.append({" ".join(w)})
+        else:
+            out.append(set())
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(VOCAB_B), min_size=0, max_size=14), min_size=1, max_size=8),
+    st.lists(st.sampled_from(VOCAB_A), min_size=0, max_size=8),
+    st.integers(3, 7),
+    st.integers(2, 4),
+)
+def test_template_text_shared_by_many_items_is_not_indexed(items, template, n, t):
+    # every other item carries the same template run, as benchmark items carry a licence line
+    items = [w + template if i % 2 else w for i, w in enumerate(items)]
+    index, _ = build_index(pa.array([" ".join(w) for w in items]), n, min(3, n), t)
+    expected = ref_template_grams(items, n, min(3, n), t)
+    assert index.item_grams.tolist() == [len(s) for s in expected]
+    for i, grams_of in enumerate(expected):
+        got = {int(h) for h, it in zip(index.hashes, index.items, strict=True) if it == i}
+        assert got == {hash_bytes(g.encode()) for g in grams_of}
 
 
 def test_hashes_are_the_bytes_hash_of_the_normalised_gram():
