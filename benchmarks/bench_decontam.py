@@ -2,8 +2,8 @@
 
 Documents: ~3 KB pieces of the Brown texts (``decontam_eval.host_docs``), repeated to
 ``--docs``; 1% of them carry an injected item so the match path runs too. Benchmark items:
-windows of 60 words over the Wikipedia sample (stride 45 for 10k items; a smaller stride for
-more items), as question/answer pairs in a JSONL file.
+60-word question/answer pairs in a JSONL file (``make_items``: Wikipedia windows, then random
+words from the sample's vocabulary for the larger sizes).
 
 a. the kernel alone (``match_documents`` over Arrow batches of 10,000), one core, CPU time;
 b. the stage inside Spark ``local[1]`` through the Arrow pass, score and decide, forced with a
@@ -13,7 +13,7 @@ c. ``prepare`` (read the benchmark with Spark, build, write and ship the index) 
    benchmark size, and the index's size;
 d. the kernel with the largest index (lookups in a bigger sorted array).
 
-    python benchmarks/bench_decontam.py [--docs 20000] [--items 10000 100000]
+    python benchmarks/bench_decontam.py [--docs 20000] [--items 10000 100000 300000]
 
 Writes benchmarks/results/decontam_bench.json. The load average is recorded next to each figure.
 """
@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import tempfile
 import time
@@ -42,15 +43,21 @@ def _load() -> list[float]:
 
 
 def make_items(data: Path, count: int, width: int = 60) -> list[dict]:
-    """``count`` windows of ``width`` words over the Wikipedia sample, as QA items."""
+    """``count`` QA items of ``width`` words: windows over the Wikipedia sample (stride 45, about
+    10,900 of them), then, beyond those, words drawn at random (seeded) from the sample's word
+    frequencies, so that every item has n-grams of its own (overlapping windows would share
+    them, and the template rule would leave them out of the index)."""
     words: list[str] = []
     with open(data / "text" / "wikipedia_sample.jsonl", encoding="utf-8") as fh:
         for line in fh:
             words += json.loads(line)["text"].split()
-    stride = max(1, min(45, (len(words) - width) // count))
+    rng = random.Random(7)
     items = []
     for k in range(count):
-        w = words[k * stride : k * stride + width]
+        if (k + 1) * 45 + width <= len(words):
+            w = words[k * 45 : k * 45 + width]
+        else:
+            w = rng.choices(words, k=width)
         items.append({"qid": str(k), "question": " ".join(w[:15]), "answer": " ".join(w[15:])})
     return items
 
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--docs", type=int, default=20_000)
-    ap.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     ap.add_argument("--out", type=Path, default=RESULTS / "decontam_bench.json")
     args = ap.parse_args(argv)
     if not args.data.is_dir():

@@ -131,8 +131,8 @@ def _read(spark: Any, source: BenchmarkSource, where: str) -> DataFrame:
             f"{where}.path={source.path!r} cannot be read as {fmt} ({err.getCondition()}); "
             "check the path and format"
         ) from None
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
+    except ConfigError as err:  # the reader's words name input.*: say which benchmark instead
+        raise ConfigError(str(err).replace("input.", f"{where}.")) from None
     raise ConfigError(
         f"{where}.path={source.path!r} is {fmt}; benchmarks are read as jsonl, parquet or delta"
     )

@@ -14,7 +14,9 @@ whitespace; Dolma's decontamination normalises the same way before its Bloom fil
 An n-gram is ``n`` consecutive normalised words; its hash is the 64-bit hash of its UTF-8 bytes
 with single spaces (``shingles.hash_spans``: deterministic in every process, unlike ``hash``).
 An item shorter than ``n`` words but at least ``min_words`` long is indexed whole, as one gram of
-its own length, and documents are then also cut into grams of that length.
+its own length, and documents are then also cut into grams of that length. Text that many items
+share (a licence line, an instruction) can be left out of the index (``build_index``'s
+``template_min_items``): a page quoting it is not a copy of any one item.
 
 >>> index, _ = build_index(pa.array(["the quick brown fox jumps"]), n=3, min_words=2)
 >>> match_documents(index, pa.array(["The QUICK, brown fox!"]), n=3).matched

@@ -269,6 +269,13 @@ def test_missing_field_and_too_large_index_are_refused(spark, bench):
         ConfigError, match=r"'answr' is not a field of the benchmark .*fix the name"
     ):
         Decontaminate(bad).prepare(spark)
+    gone = DecontaminateConfig(
+        benchmarks=[{"name": "w", "path": "/no/such.jsonl", "fields": ["q"]}]
+    )
+    with pytest.raises(
+        ConfigError, match=r"benchmarks\[0\] \(w\)\.path '/no/such.jsonl' matches no"
+    ):
+        Decontaminate(gone).prepare(spark)
     with pytest.raises(ConfigError, match=r"above max_index_ngrams=10 .*raise max_index_ngrams"):
         Decontaminate(_cfg(bench, max_index_ngrams=10)).prepare(spark)
     with pytest.raises(ConfigError, match="call prepare"):
