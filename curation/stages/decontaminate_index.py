@@ -14,6 +14,11 @@ Where the limit is: an index row is 12 bytes (a 64-bit hash and a 32-bit item nu
 benchmark item of ~100 words gives ~90 13-grams, so 100,000 items are ~9M rows, ~110 MB; the
 default ``max_index_ngrams`` (100M rows, 1.2 GB on every executor's local disk and page cache)
 covers about a million such items. Above it the stage refuses to run (there is no join path).
+
+As with model files, Python workers keep what they loaded for the whole session: a benchmark
+file rewritten in place between two runs in one session (a notebook) is read again by
+``prepare``, but workers that scored the first run keep its index; save a changed benchmark
+under a new path.
 """
 
 from __future__ import annotations
