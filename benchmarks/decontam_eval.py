@@ -319,6 +319,19 @@ def score(docs: list[dict], dropped: dict[str, bool], by: dict[str, str | None] 
     return out
 
 
+def _only_host_left(words: list[str], host: list[str]) -> bool:
+    """All host words, in order, and nothing else but boilerplate words: the boilerplate is
+    template, not item text, so the cut may leave (part of) it."""
+    boiler = set(_words_of(BOILERPLATE))
+    i = 0
+    for w in words:
+        if i < len(host) and w == host[i]:
+            i += 1
+        elif w not in boiler:
+            return False
+    return i == len(host)
+
+
 def score_cuts(docs: list[dict], cut: dict[str, dict], items: list[dict]) -> dict:
     """remove_spans: are the host's words all kept, and is any benchmark n-gram left?"""
     import pyarrow as pa
@@ -336,16 +349,17 @@ def score_cuts(docs: list[dict], cut: dict[str, dict], items: list[dict]) -> dic
     cont = [d for d in docs if d["contaminated"]]
     texts = [cut[d["id"]]["text"] or "" for d in cont]
     left = match_documents(index, pa.array(texts), defaults.ngram).matched
-    boiler = " ".join(_words_of(BOILERPLATE))
-    # the boilerplate is template, not item text: a cut may leave it, so it is set aside here
-    kept = sum(
-        " ".join(_words_of(t)).replace(boiler, " ").split() == _words_of(d["host"])
+    ok = [
+        _only_host_left(_words_of(t), _words_of(d["host"]))
         for t, d in zip(texts, cont, strict=True)
-    )
+    ]
+    kept = sum(ok)
+    not_kept = Counter(d["kind"] for d, good in zip(cont, ok, strict=True) if not good)
     clean = [d for d in docs if not d["contaminated"]]
     return {
         "contaminated_docs": len(cont),
         "host_words_all_kept_nothing_else_left": round(kept / len(cont), 4),
+        "not_so_by_kind": dict(sorted(not_kept.items())),
         "docs_with_a_benchmark_ngram_left": int((left > 0).sum()),
         "dropped_as_mostly_benchmark": int(sum(cut[d["id"]]["dropped"] for d in cont)),
         "clean_docs_rewritten": int(sum(cut[d["id"]]["text"] != d["text"] for d in clean)),
@@ -394,7 +408,8 @@ def to_markdown(res: dict) -> str:
         "",
         f"`action: remove_spans` on the {cut['contaminated_docs']} contaminated documents: "
         f"the host's words all kept and nothing else left (boilerplate aside) in "
-        f"{cut['host_words_all_kept_nothing_else_left']:.2%}; "
+        f"{cut['host_words_all_kept_nothing_else_left']:.2%} (the others, by kind: "
+        f"{cut['not_so_by_kind']}); "
         f"{cut['docs_with_a_benchmark_ngram_left']} with a benchmark n-gram left; "
         f"{cut['dropped_as_mostly_benchmark']} dropped as mostly benchmark; "
         f"{cut['clean_docs_rewritten']} clean documents rewritten.",
