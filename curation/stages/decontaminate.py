@@ -149,19 +149,19 @@ class DecontaminateConfig(StageConfig):
                 f"{self.ngram}+ words are cut into {self.ngram}-grams anyway; make "
                 "min_item_words <= ngram"
             )
-        if self.action == "remove_spans":
-            for name in ("min_matched_ngrams", "min_item_fraction"):
-                if name in self.model_fields_set:
-                    raise ValueError(
-                        f"{name}={getattr(self, name)!r} applies to action: drop; with "
-                        "remove_spans every overlapping span is cut (min_kept_fraction decides "
-                        f"what is dropped), so remove {name}"
-                    )
-        elif "min_kept_fraction" in self.model_fields_set:
-            raise ValueError(
-                f"min_kept_fraction={self.min_kept_fraction} applies to action: remove_spans; "
-                "remove it or set action: remove_spans"
-            )
+        # A setting of the other action is refused only when it differs from its default: a
+        # run's recorded config (every field written out) must validate again for what-if.
+        other = ("min_matched_ngrams", "min_item_fraction")
+        if self.action == "drop":
+            other = ("min_kept_fraction",)
+        for name in other:
+            value = getattr(self, name)
+            if value != type(self).model_fields[name].default:
+                used_by = "remove_spans" if self.action == "drop" else "drop"
+                raise ValueError(
+                    f"{name}={value!r} applies to action: {used_by}, and action is "
+                    f"{self.action}; remove {name} (or set action: {used_by})"
+                )
         return self
 
 

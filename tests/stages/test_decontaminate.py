@@ -20,13 +20,13 @@ from curation.config import validate_config
 from curation.delta import open_store
 from curation.driver import Pipeline, plan
 from curation.errors import ConfigError
-from curation.run_layout import RunLayout
-from curation.stages import build_stage
+from curation.report import gather
+from curation.report.html import render
 from curation.stages.decontaminate import Decontaminate, DecontaminateConfig
 from curation.stages.length import LengthFilter, LengthFilterConfig
 from curation.stages.rowwise import apply_row_stages
 from curation.text.ngrams_hash import normalize_words
-from curation.whatif import compare
+from curation.whatif import whatif
 
 SCHEMA = "id string, text string"
 # A licence line of 12 words: it ends every benchmark item, and clean documents quote it too.
@@ -241,19 +241,29 @@ def test_short_items_and_formats_through_the_driver_and_whatif(spark, bench, tmp
     assert rejected["half"]["contaminated_by"] == f"wiki:{item['qid']}"
     assert 0 < rejected["half"]["decon_item_frac"] < 1
     # what-if: asking for half of an item's n-grams keeps the partial copy, not the whole short item
-    stages = [build_stage(s) for s in cfg.stages]
-    looser = [Decontaminate(stages[0].config.model_copy(update={"min_item_fraction": 0.9}))]
-    replay = compare(RunLayout(cfg.output).run_rows(store, "decon"), looser, "decon")
+    replay = whatif(spark, store, cfg.output, ["stages.decontaminate.min_item_fraction=0.9"])
     assert replay.kept_run == 2 and replay.kept_whatif == 3
+    with pytest.raises(ConfigError, match="ngram is not a pure threshold"):
+        whatif(spark, store, cfg.output, ["stages.decontaminate.ngram=8"])
+    # the report charts the stage's signals in its own section, with its threshold drawn in
+    data = gather(spark, store, cfg.output, "decon")
+    hist = next(h for h in data.histograms if h.signal.column == "decon_matches")
+    assert hist.signal.section == "decontamination"
+    assert hist.signal.thresholds == {"min_matched_ngrams": 1.0}
+    assert '<section id="decontamination"><h2>Benchmark decontamination</h2>' in render(data)
 
 
 def test_config_errors_name_the_field_and_the_fix(bench):
     with pytest.raises(ValidationError, match="min_item_words=20 is above ngram=13"):
         _cfg(bench, min_item_words=20)
-    with pytest.raises(ValidationError, match="min_item_fraction=0.5 applies to action: drop"):
+    with pytest.raises(ValidationError, match="min_item_fraction=0.5 applies to action: drop, "):
         _cfg(bench, action="remove_spans", min_item_fraction=0.5)
-    with pytest.raises(ValidationError, match="min_kept_fraction=0.3 applies to action"):
+    with pytest.raises(ValidationError, match="min_kept_fraction=0.3 applies to action: remove"):
         _cfg(bench, min_kept_fraction=0.3)
+    # a run's recorded config, every field written out, validates again (what-if, the report)
+    for action in ("drop", "remove_spans"):
+        cfg = _cfg(bench, action=action)
+        assert DecontaminateConfig.model_validate(cfg.model_dump(mode="json")) == cfg
     twice = {"name": "x", "path": "a.jsonl", "fields": ["q"]}
     with pytest.raises(ValidationError, match=r"benchmark names \['x'\] are used twice"):
         DecontaminateConfig(benchmarks=[twice, twice])
