@@ -72,7 +72,7 @@ class DecontaminateConfig(StageConfig):
     benchmarks: tuple[BenchmarkSource, ...] = Field(
         min_length=1, max_length=1000, description="Benchmark files and the fields of an item."
     )
-    # GPT-3 (Brown et al. 2020, appendix C) and Dolma's decontamination use 13-grams;
+    # GPT-3 (Brown et al. 2020, appendix C) uses 13-grams;
     # datatrove's NGramsDecontConfig defaults to 12.
     ngram: int = Field(13, ge=2, le=64, description="Words per n-gram.")
     # GPT-3 lowers N for tasks with short examples but never below 8 (appendix C, as we read it);
@@ -95,8 +95,8 @@ class DecontaminateConfig(StageConfig):
         "only if at least half its words are not template, a short item only if fewer items "
         "have the same text. null: index everything.",
     )
-    # GPT-3 and datatrove drop the document; Dolma's paragraph-level decontamination removes
-    # the matching spans instead.
+    # GPT-3 and datatrove drop the document, as Dolma's mixer does with documents holding a
+    # contaminated paragraph; remove_spans is for corpora where the rest of the page matters.
     action: Literal["drop", "remove_spans"] = Field(
         "drop", description="drop the document, or remove_spans: cut the overlapping text."
     )

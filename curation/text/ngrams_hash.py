@@ -1,8 +1,8 @@
 """Hashed word n-grams for benchmark decontamination: normalise, hash, look up, find spans.
 
 Normalisation, applied alike to benchmark items and documents, so that formatting does not hide
-an overlap (GPT-3, Brown et al. 2020, appendix C: lower-cased, punctuation removed, split on
-whitespace; Dolma's decontamination normalises the same way before its Bloom filter):
+an overlap (GPT-3, Brown et al. 2020, appendix C, lower-cases, removes punctuation and splits on
+whitespace; datatrove's ``simplify_text`` also lower-cases and removes punctuation):
 
 1. Unicode NFKC, so compatibility forms match their plain letters: full-width ``Ｆｕｌｌ``,
    ligatures ``ﬁ``, superscripts, non-breaking spaces;
@@ -10,6 +10,10 @@ whitespace; Dolma's decontamination normalises the same way before its Bloom fil
 3. lower-case, then every run of characters that are not letters, digits or combining marks
    becomes one space (``shingles.normalize``): other punctuation separates words, so
    ``well-known`` = ``well known`` and ``U.S.`` = ``u s``.
+
+Not ``words.tokenize``: its spaCy-like tokens keep joined forms whole (``end.Next``, ``3.5``,
+``e-mail`` split but ``UTF-8`` not) and it runs one regex per document in Python; this
+normaliser runs over a whole Arrow batch, numpy for ASCII text, like near-dedup's shingles.
 
 An n-gram is ``n`` consecutive normalised words; its hash is the 64-bit hash of its UTF-8 bytes
 with single spaces (``shingles.hash_spans``: deterministic in every process, unlike ``hash``).
