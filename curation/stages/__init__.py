@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from curation.stages.base import RowStage, ShuffleStage, Stage, StageConfig
 from curation.stages.classifier import FastTextQuality
+from curation.stages.decontaminate import Decontaminate
 from curation.stages.dedup import ExactDedup, NearDedup
 from curation.stages.langid import LangId
 from curation.stages.length import LengthFilter
@@ -21,6 +22,7 @@ STAGE_CLASSES: tuple[type[Stage], ...] = (
     FastTextQuality,
     Toxicity,
     QualityStage,
+    Decontaminate,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {
