@@ -10,6 +10,7 @@ from curation.stages.classifier import FastTextQuality
 from curation.stages.dedup import ExactDedup, NearDedup
 from curation.stages.langid import LangId
 from curation.stages.length import LengthFilter
+from curation.stages.pii import PiiStage
 from curation.stages.quality import QualityStage
 from curation.stages.toxicity import Toxicity
 
@@ -21,6 +22,7 @@ STAGE_CLASSES: tuple[type[Stage], ...] = (
     FastTextQuality,
     Toxicity,
     QualityStage,
+    PiiStage,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {
