@@ -85,9 +85,7 @@ def test_only_a_stage_that_rewrites_text_gets_a_pass_of_its_own():
     redacts = PiiStage(PiiConfig())
     counts_only = PiiStage(PiiConfig(**{k: {"action": "keep"} for k in KINDS}))
     assert [[s.name for s in g.stages] for g in plan([length, redacts])] == [["length"], ["pii"]]
-    assert [[s.name for s in g.stages] for g in plan([length, counts_only])] == [
-        ["length", "pii"]
-    ]
+    assert [[s.name for s in g.stages] for g in plan([length, counts_only])] == [["length", "pii"]]
     assert C.TEXT not in {f.name for f in counts_only.output_fields()}
 
 
