@@ -52,6 +52,8 @@ DEFAULT_PARAMS = PiiParams()
 # -- patterns -------------------------------------------------------------------------------------
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4_PATTERN = rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d)"
+_IPV4 = re.compile(_IPV4_PATTERN)
 # One pass over the text for everything that starts with a digit, '+', '(' or an IBAN's country
 # code. Alternatives are tried in order at each position, so an IPv4 address is never re-read as
 # a phone. `num` needs at least 7 digits, separated by at most 3 of " -./()".
@@ -59,9 +61,9 @@ _SCAN = re.compile(
     # the lookahead lets the regex engine skip to candidate first characters (sre's charset
     # prefix); without it every position is tried, four times slower
     r"(?=[\dA-Z+(])"
-    rf"(?:(?P<ipv4>(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d))"
+    rf"(?:(?P<ipv4>{_IPV4_PATTERN})"
     r"|(?P<iban>(?<!\w)[A-Z]{2}\d\d(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?!\w))"
-    r"|(?P<num>(?<![\d_+@=&/#%.,-])[+(]?\d(?:[ \-./()]{0,3}\d){6,}))"
+    r"|(?P<num>(?<![\d_+@=&/#%.,])(?<![^A-Za-z]-)[+(]?\d(?:[ \-./()]{0,3}\d){6,}))"
 )
 _DIGITS = re.compile(r"\d+")
 _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:")
@@ -69,7 +71,7 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=\d)(?:\.\d{1,3}){3})?(?![\w:])"
 )
 _DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![A-Za-z0-9-])"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![A-Za-z0-9]|-\w)"
 )
 _LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + "._%+-")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -222,11 +224,16 @@ def _numbers(text: str, m: re.Match[str], params: PiiParams) -> list[PiiSpan]:
 
     A run can hold several numbers ("1-866-522-8575 24hrs", "0171 1234567 / 089 123456"), so
     when the whole run is nothing, shorter runs of its digit groups are tried. A date's groups
-    and a separator like " / " end a number.
+    and a separator like " / " end a number; an IPv4 address in the
+    run is one too.
     """
     base, run = m.start(), m.group()
     dates = [(base + d.start(), base + d.end()) for d in ck.DATE_IN_RUN.finditer(run)]
     out: list[PiiSpan] = []
+    if run.count(".") >= 3:  # an address after a phone: "+44 20 7946 0958  81.2.69.160"
+        for ip in _IPV4.finditer(text, base, m.end()):
+            out += _ipv4(text, ip, params)
+            dates.append(ip.span())
     piece: list[tuple[int, int]] = []
     for g in _DIGITS.finditer(run):
         a, b = base + g.start(), base + g.end()
@@ -330,13 +337,18 @@ def _classify(
     lengths = [b - a for a, b in groups]
     same_sep = len(set(seps)) <= 1
     if mode == "card":
+        # "3.4281560901771": the digits of a fraction, however their checksum comes out
+        fraction = start > 1 and text[start - 1] in ".," and text[start - 2].isdigit()
+        if fraction:
+            return None
         if 12 <= n <= 19 and not lead and same_sep and (not seps or seps[0] in (" ", "-")):
             return _card(digits, [text[a:b] for a, b in groups], start, end, params)
         return None
-    # glued to a word ("fax your order to1-415-873-2700", "ID12345678"): only a number whose
-    # shape alone says phone counts
+    # glued to a word ("fax your order to1-415-873-2700", "Fax-253-660-3853", "ID12345678"):
+    # only a number whose shape alone says phone counts
     glued = start > 0 and text[start - 1].isalpha()
-    if n == 9 and not lead and not glued and mode == "shape":
+    hyphened = text[start - 1 : start] == "-" and text[start - 2 : start - 1].isalpha()
+    if n == 9 and not lead and not glued and not hyphened and mode == "shape":
         dashed = lengths == [3, 2, 4] and same_sep and seps[0] in ("-", " ")
         if (dashed or (len(groups) == 1 and _SSN_WORDS.search(before))) and ck.ssn_ok(digits):
             example = params.allow_examples and digits in ck.EXAMPLE_SSNS
@@ -344,7 +356,7 @@ def _classify(
     if mode == "context":
         phone = not glued and 7 <= n <= 15 and _PHONE_WORDS.search(before) is not None
     else:
-        phone = _phone_shape(digits, lengths, seps, lead, glued)
+        phone = _phone_shape(digits, lengths, seps, lead, glued or hyphened)
     if not phone:
         return None
     example = params.allow_examples and _phone_is_example(digits, lengths)
@@ -381,14 +393,18 @@ def _phone_shape(digits: str, lengths: list[int], seps: list[str], lead: str, gl
     if digits.startswith("00") and len(lengths) >= 2 and 10 <= n - 2 <= 15:
         return digits[2] != "0"
     nanp = lengths in ([3, 3, 4], [1, 3, 3, 4]) or (lengths == [4, 3, 4] and digits[0] == "1")
-    if nanp and (n == 10 or digits[0] == "1"):
-        # "800/850/1520" lists model numbers; NANP numbers are not written with slashes
-        return ck.nanp_ok(digits[-10:]) and not any("/" in s for s in seps)
+    # "800/850/1520" lists model numbers; NANP numbers are not written with slashes
+    slashed = any("/" in s for s in seps)
+    if nanp and (n == 10 or digits[0] == "1") and ck.nanp_ok(digits[-10:]) and not slashed:
+        return True
     if glued or len(lengths) < 2 or min(lengths) < 2:
         return False
-    if digits[0] == "0" and digits[1] != "0" and 9 <= n <= 12 and lengths[0] <= 5:
-        return True
+    if lengths == [5, 4] and seps == ["-"]:  # a US ZIP+4 code, 07102-2992
+        return False
     parenthesised = lead == "(" and seps[0].startswith(")")
+    if digits[0] == "0" and digits[1] != "0" and lengths[0] <= 5:
+        # 9-12 digits; 8 when the area code is set off in parentheses: (029) 92771
+        return 9 <= n <= 12 or (parenthesised and n == 8)
     return parenthesised and 2 <= lengths[0] <= 3 and 10 <= n <= 11
 
 

@@ -53,7 +53,8 @@ def card_issuer_ok(digits: str) -> bool:
         return 16 <= n <= 19
     if d[:2] == "62":  # UnionPay
         return 16 <= n <= 19
-    if _in(d[:4], 3528, 3589):  # JCB
+    # JCB: 3528-3589 in ISO's register; generators and older tables use all of 35xx
+    if d[:2] == "35":
         return 16 <= n <= 19
     if _in(d[:3], 300, 305) or d[:4] == "3095" or d[:2] in ("36", "38", "39"):  # Diners
         return 14 <= n <= 19

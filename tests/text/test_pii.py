@@ -136,6 +136,8 @@ def test_ipv4_is_found_exactly_when_public(octets):
         "+234 803 123 4567",
         "0044 20 7946 0958",
         "+353-87-240-6691",
+        "050-255-4380",
+        "(029) 92771",
     ],
 )
 def test_phone_formats_with_and_without_country_code(number):
@@ -145,6 +147,14 @@ def test_phone_formats_with_and_without_country_code(number):
 def test_phone_words_admit_bare_national_numbers_only_next_to_them():
     assert found("Tel: 5123 4567") == [("phone", "5123 4567")]
     assert found("In 5123 4567 cases the test passed.") == []
+
+
+def test_a_number_run_together_with_a_word_counts_only_when_its_shape_says_phone():
+    assert found("Voice/Fax-253-660-3853 (30 secs)") == [("phone", "253-660-3853")]
+    assert found("fax your order to1-415-873-2700 now") == [("phone", "1-415-873-2700")]
+    assert found("Phone-0171 1234567 today") == [("phone", "0171 1234567")]  # by the word
+    assert found("order ID12345678 shipped") == []
+    assert found("batch AB07-1234567 shipped") == []
 
 
 def test_ssn_dashed_or_after_the_word_and_never_an_unissued_one():
@@ -163,6 +173,7 @@ def test_ssn_dashed_or_after_the_word_and_never_an_unissued_one():
         ("remove.cgi?x=list%2Cbob@host.org", "bob@host.org"),
         ("list listwebmake-talk@lists.sf.nethttps://lists.sf.net", "listwebmake-talk@lists.sf.net"),
         ("From: Chris <cwg-dated-103.06fa6d@DeepEddy.Com>", "cwg-dated-103.06fa6d@DeepEddy.Com"),
+        ("Trade Links - walter@profits2you.com-----------", "walter@profits2you.com"),
     ],
 )
 def test_email_addresses_are_cut_where_the_address_ends(text, expected):
@@ -188,6 +199,8 @@ HARD_NEGATIVES = [
     "Part No. 12-3456-7890 fits the pump.",
     "Printers 400/600/800/850/1520 and 800/850/1520 are supported.",
     "Revenue was $1,234,567.89, about 3.14159265358979 times more.",
+    "The ratio came to 3.4281560901771 in the report.",
+    "Write to 1 Washington Street, Newark, NJ 07102-2992.",
     "In 1990 2000 2001 the series ran.",
     "Nodes 10.0.0.138 and 172.16.254.1 are private.",
     "Card 4532 0151 1283 0367 failed the check.",
