@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField
@@ -32,7 +34,7 @@ from pyspark.sql.types import IntegerType, StringType, StructField
 from curation import columns as C
 from curation.frozen import FrozenModel
 from curation.stages.base import NO_CUTOFFS, Cutoffs, ReportSection, RowStage, StageConfig
-from curation.text.pii import KINDS, PiiParams, find_pii, redact
+from curation.text.pii import CANDIDATES, KINDS, PiiParams, find_pii, redact
 
 PiiKind = Literal["email", "phone", "ipv4", "ipv6", "credit_card", "iban", "ssn"]
 PiiAction = Literal["redact", "keep", "drop"]
@@ -180,38 +182,30 @@ class PiiStage(RowStage):
     def scorer(self):
         params = self.config.params()
         placeholders = self.config.placeholders()
-        zeros = (0,) * len(KINDS)
         index = {k: i for i, k in enumerate(KINDS)}
 
         def run(batch: pa.RecordBatch) -> dict[str, pa.Array]:
             text_col = batch.column(C.TEXT)
-            counts: list[tuple[int, ...] | None] = []
-            new_texts: list[str | None] = []
-            changed = False
-            for text in text_col.to_pylist():
-                if text is None:
-                    counts.append(None)
-                    new_texts.append(None)
-                    continue
+            # RE2 over the whole batch in C++; Python sees only documents that may hold PII
+            hit = pc.fill_null(pc.match_substring_regex(text_col, CANDIDATES), False)
+            rows = pc.indices_nonzero(hit).to_pylist()
+            texts = pc.take(text_col, pa.array(rows, pa.int64())).to_pylist() if rows else []
+            counts = np.zeros((len(KINDS), len(text_col)), dtype=np.int32)
+            changed_rows, new_texts = [], []
+            for row, text in zip(rows, texts, strict=True):
                 spans = find_pii(text, params)
-                if not spans:
-                    counts.append(zeros)
-                    new_texts.append(text)
-                    continue
-                row = [0] * len(KINDS)
                 for s in spans:
-                    row[index[s.kind]] += 1
-                counts.append(tuple(row))
-                new = redact(text, spans, placeholders) if placeholders else text
-                changed = changed or new is not text
-                new_texts.append(new)
+                    counts[index[s.kind], row] += 1
+                new = redact(text, spans, placeholders) if spans else text
+                if new is not text:
+                    changed_rows.append(row)
+                    new_texts.append(new)
+            null = pc.is_null(text_col).to_numpy(zero_copy_only=False)
             out: dict[str, pa.Array] = {
-                column(k): pa.array([None if c is None else c[i] for c in counts], pa.int32())
-                for i, k in enumerate(KINDS)
+                column(k): pa.array(counts[i], pa.int32(), mask=null) for i, k in enumerate(KINDS)
             }
             if placeholders:
-                # most batches of web text change a few rows; pass the column through when none
-                out[C.TEXT] = pa.array(new_texts, text_col.type) if changed else text_col
+                out[C.TEXT] = _replace(text_col, changed_rows, new_texts)
             return out
 
         return run
@@ -233,3 +227,14 @@ class PiiStage(RowStage):
             "redacted": sorted(self.config.placeholders()),
             "dropped_above": self.config.drop_limits(),
         }
+
+
+def _replace(col: pa.Array, rows: list[int], values: list[str]) -> pa.Array:
+    """``col`` with ``values`` at ``rows`` (ascending); the column itself when nothing changed."""
+    if not rows:
+        return col
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    mask = np.zeros(len(col), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(col, pa.array(mask), pa.array(values, col.type))

@@ -229,5 +229,6 @@ def isbn10_ok(digits: str) -> bool:
 
 # A calendar date inside a digit run: 2021-03-04, 04.03.2021, 3/4/2021 (a four-digit year).
 DATE_IN_RUN = re.compile(
-    r"(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}(?!\d)|(?<!\d)\d{1,2}[-./]\d{1,2}[-./](?:19|20)\d\d"
+    r"(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}(?!\d)|(?<!\d)\d{1,2}[-./]\d{1,2}[-./](?:19|20)\d\d",
+    re.ASCII,
 )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from curation.text.pii import KINDS, PiiParams, count_kinds, find_pii, redact
+from curation.text.pii import CANDIDATES, KINDS, PiiParams, count_kinds, find_pii, redact
 from curation.text.pii_checks import TEST_CARDS, iban_ok, luhn_ok
 
 DEFAULT = PiiParams()
@@ -266,6 +269,16 @@ def test_spans_are_ordered_disjoint_and_redaction_leaves_nothing_to_find(parts, 
         rebuilt += [text[pos : s.start], placeholders[s.kind]]
         pos = s.end
     assert out == "".join(rebuilt) + text[pos:]
+
+
+@given(st.lists(st.tuples(FILLER, PII_VALUES), max_size=3), FILLER)
+@settings(max_examples=200, deadline=None)
+def test_the_candidates_pattern_admits_every_text_with_pii_and_re2_reads_it_alike(parts, tail):
+    """The stage skips texts CANDIDATES (run by RE2 in pyarrow) does not match."""
+    text = "".join(f"{f} {v} " for f, v in parts) + tail
+    matched = re.search(CANDIDATES, text) is not None
+    assert matched or not find_pii(text)
+    assert pc.match_substring_regex(pa.array([text]), CANDIDATES)[0].as_py() == matched
 
 
 @given(st.text(max_size=300))
