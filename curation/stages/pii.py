@@ -42,6 +42,8 @@ PiiAction = Literal["redact", "keep", "drop"]
 # Dolma (Soldaini et al. 2024; its mixer's `pii ... doc_count > 5` filter): documents with more
 # than 5 PII spans are removed and the rest masked.
 DOLMA_MAX_COUNT = 5
+# Tags in the style of StarCoder's redaction (<EMAIL>, <KEY>, <NAME>) and Dolma's
+# |||EMAIL_ADDRESS|||, |||PHONE_NUMBER|||, |||IP_ADDRESS|||: one token-like mark per kind.
 PLACEHOLDERS: dict[str, str] = {
     "email": "<EMAIL>",
     "phone": "<PHONE>",

@@ -125,10 +125,13 @@ def find_pii(text: str, params: PiiParams = DEFAULT_PARAMS) -> list[PiiSpan]:
             found.extend(_numbers(text, m, params))
     if "ipv6" in kinds and _IPV6_GATE.search(text):
         found.extend(_ipv6(text, params))
-        found.sort()
-    for s in found:
-        if s.kind in kinds and not _overlaps(s, taken):
+    # overlaps: the longer of two spans that start together wins, then the earlier one
+    # ("::ffff:81.2.69.160" is one IPv6 address, not also an IPv4 one)
+    end = 0
+    for s in sorted(found, key=lambda s: (s.start, s.start - s.end)):
+        if s.kind in kinds and s.start >= end and not _overlaps(s, taken):
             spans.append(s)
+            end = s.end
     spans.sort()
     return spans
 
@@ -204,7 +207,8 @@ def _ipv6(text: str, params: PiiParams) -> list[PiiSpan]:
         if addr is None or not any(c.isdigit() for c in s):
             continue
         # "a::b" and "::1" parse, but so does C++ scoping; a real address has three groups
-        if "::" in s and sum(1 for g in s.split(":") if g) < 3:
+        # (an IPv4 tail, "::ffff:81.2.69.160", counts as the two it stands for)
+        if "::" in s and sum(1 for g in s.split(":") if g) + ("." in s) < 3:
             continue
         if params.allow_examples and ck.ipv6_is_example(addr):
             continue

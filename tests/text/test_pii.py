@@ -289,6 +289,10 @@ def test_any_text_gives_valid_spans(text):
     assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
 
 
+def test_an_ipv4_mapped_ipv6_address_is_one_span():
+    assert found("Traffic from ::ffff:81.2.69.160 was dropped.") == [("ipv6", "::ffff:81.2.69.160")]
+
+
 def test_kinds_not_asked_for_are_not_reported():
     text = "bob@corp.io, +44 20 7946 0958, 81.2.69.160"
     assert found(text, PiiParams(kinds=frozenset({"phone"}))) == [("phone", "+44 20 7946 0958")]
