@@ -236,9 +236,8 @@ def _numbers(text: str, m: re.Match[str], params: PiiParams) -> list[PiiSpan]:
     """The PII numbers in one digit run, longest first from the left.
 
     A run can hold several numbers ("1-866-522-8575 24hrs", "0171 1234567 / 089 123456"), so
-    when the whole run is nothing, shorter runs of its digit groups are tried. A date's groups
-    and a separator like " / " end a number; an IPv4 address in the
-    run is one too.
+    when the whole run is nothing, shorter runs of its digit groups are tried. A date's groups,
+    an IPv4 address and a separator like " / " end a number.
     """
     base, run = m.start(), m.group()
     dates = [(base + d.start(), base + d.end()) for d in ck.DATE_IN_RUN.finditer(run)]
