@@ -11,6 +11,7 @@ from curation.stages.decontaminate import Decontaminate
 from curation.stages.dedup import ExactDedup, NearDedup
 from curation.stages.langid import LangId
 from curation.stages.length import LengthFilter
+from curation.stages.pii import PiiStage
 from curation.stages.quality import QualityStage
 from curation.stages.toxicity import Toxicity
 
@@ -23,6 +24,7 @@ STAGE_CLASSES: tuple[type[Stage], ...] = (
     Toxicity,
     QualityStage,
     Decontaminate,
+    PiiStage,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {
