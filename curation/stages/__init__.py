@@ -12,6 +12,7 @@ from curation.stages.langid import LangId
 from curation.stages.length import LengthFilter
 from curation.stages.quality import QualityStage
 from curation.stages.toxicity import Toxicity
+from curation.stages.url_filter import UrlFilter
 
 STAGE_CLASSES: tuple[type[Stage], ...] = (
     LengthFilter,
@@ -21,6 +22,7 @@ STAGE_CLASSES: tuple[type[Stage], ...] = (
     FastTextQuality,
     Toxicity,
     QualityStage,
+    UrlFilter,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {
