@@ -17,7 +17,6 @@ its status says why, and the run's count of each status is in the stats table's 
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import posixpath
@@ -101,8 +100,9 @@ class UrlFilterConfig(StageConfig):
     domain_lists: tuple[str, ...] = Field(
         (),
         max_length=100,
-        description="Plain files of domains to block, one per line; the category is the file "
-        "name without extension (or its folder's name for a file named domains).",
+        description="Plain files of domains to block, one per line (.gz/.bz2/.zst read as "
+        "such); the category is the file name without extension (or its folder's name for a "
+        "file named domains).",
     )
     url_lists: tuple[str, ...] = Field(
         (),
@@ -303,10 +303,9 @@ def _lines(path: str, cfg: UrlFilterConfig, field: str) -> list[str]:
             f"{cfg.stage_name}.{field}: {path!r} is not a file; name a file with one entry "
             "per line (a UT1 folder goes in ut1_path)"
         )
+    # pyarrow decompresses by extension (.gz, .bz2, .zst, .lz4).
     with loc.fs.open_input_stream(loc.fs_path) as fh:
         data = fh.read()
-    if path.endswith(".gz"):
-        data = gzip.decompress(data)
     # UT1 is mostly ASCII; a stray Latin-1 byte becomes an entry that fails to parse and is
     # skipped with a count, instead of stopping the run.
     return data.decode("utf-8", errors="replace").splitlines()

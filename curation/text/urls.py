@@ -157,13 +157,14 @@ def host_hash(host: str) -> int:
 
 
 def _content(line: str) -> str | None:
-    """The entry on a list line; None for blank lines and comments."""
+    """The entry on a list line; None for blank lines and comments. A line of several fields
+    is returned whole, so it fails to parse and is counted as skipped."""
     line = line.split("#", 1)[0].strip()
     if not line:
         return None
     fields = line.split()
     # "0.0.0.0 example.com" (hosts file): the second field is the entry.
-    return fields[1] if len(fields) == 2 and fields[0] in _SINKHOLES else fields[0]
+    return fields[1] if len(fields) == 2 and fields[0] in _SINKHOLES else line
 
 
 def domain_entry(text: str) -> str | None:
@@ -240,7 +241,9 @@ class ListBuilder:
             if text is None:
                 continue
             entry = url_entry(text)
-            if isinstance(entry, tuple):
+            if any(ch.isspace() for ch in text):  # a URL has no spaces: a line of several fields
+                self._skip(source, line)
+            elif isinstance(entry, tuple):
                 for form in text_forms(entry[1]):
                     self.prefixes.setdefault(entry[0], []).append((form, cat))
             else:
