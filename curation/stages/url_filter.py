@@ -9,7 +9,12 @@ Python worker loads it once (``curation.models``).
 Columns: ``url_status`` (missing | unparseable | allowed | blocked_domain | blocked_substring |
 clean), ``url_block_category`` (the blocking entry's category) and ``url_match`` (the entry that
 decided: a domain, a host-anchored URL prefix or a word). A row without a usable URL is kept:
-its status says why, and the run's count of each status is in the stats table's details.
+its status says why, and the run's count of each status is in the stats table's details (the
+report charts the same column as a category).
+
+Lists are identified by content: edit a list and the next ``prepare`` ships a new file. But a
+Spark session's reused Python workers keep the scorer they built for an unchanged config, so
+within one session give an edited list a new path (or restart the session).
 
 >>> cfg = UrlFilterConfig(ut1_path="lists/blacklists", categories=["adult", "gambling"])
 >>> df.transform(apply_row_stages, [UrlFilter(cfg)])   # adds url_*, drops blocked pages
@@ -216,7 +221,11 @@ class UrlFilter(RowStage):
         return run
 
     def cutoffs(self, scored: DataFrame) -> Cutoffs:
-        """Rows of each url_status among those the stage scored (for the stats table)."""
+        """Rows of each url_status among those the stage scored (for the stats table).
+
+        In a run this reads one stored column of the segment's table; over a DataFrame that
+        was not materialised (a notebook's ``apply_row_stages``) Spark scores the rows again.
+        """
         found = {
             r[STATUS]: r["n"]
             for r in scored.filter(F.col(STATUS).isNotNull())

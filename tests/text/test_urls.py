@@ -75,6 +75,13 @@ def test_unicode_and_punycode_spellings_meet():
     assert U.canonical_host("xn--abc-.de") is None
 
 
+def test_sharp_s_is_its_own_letter_as_in_idna2008():
+    # IDNA2003 (Python's "idna" codec) mapped ß to ss; IDNA2008, browsers and DENIC since 2010
+    # treat straße.de and strasse.de as two domains.
+    assert U.canonical_host("straße.de") == "xn--strae-oqa.de"
+    assert lists(domains=["straße.de"]).check("strasse.de")[0] == U.CLEAN
+
+
 def test_punycode_both_ways_in_lists():
     by_unicode = lists(domains=["bücher.de"])
     by_ascii = lists(domains=["xn--bcher-kva.de"])
@@ -178,10 +185,11 @@ def test_many_words_are_split_across_regexes():
     words = [f"w{i:05d}x" for i in range(2 * U._WORDS_PER_REGEX + 10)]
     lst = lists(urls=words)
     assert len(lst._regexes) == 3
-    urls = ["a.test/w00003x", f"b.test/{words[-1]}", "c.test/none", "d.test/w02001x"]
+    middle = words[U._WORDS_PER_REGEX + 1]  # in the second regex
+    urls = [f"a.test/{words[3]}", f"b.test/{words[-1]}", "c.test/none", f"d.test/{middle}"]
     got = lst.classify(pa.array(urls))
     assert got["status"].to_pylist() == [U.BLOCKED_SUBSTRING] * 2 + [U.CLEAN, U.BLOCKED_SUBSTRING]
-    assert got["match"].to_pylist() == ["w00003x", words[-1], None, "w02001x"]
+    assert got["match"].to_pylist() == [words[3], words[-1], None, middle]
 
 
 def test_regex_characters_in_words_are_literal():
@@ -225,7 +233,14 @@ def test_missing_and_unparseable_urls():
     lst = lists(domains=["example.com"])
     for url in (None, "", "   "):
         assert lst.check(url) == (U.MISSING, None, None), url
-    for url in ("javascript:void(0)", "http://exa mple.com/", "/relative/path", "http://:80/"):
+    for url in (
+        "javascript:void(0)",
+        "mailto:someone@example.com",  # no host, though it reads like user@host
+        "DATA:text/html,x",
+        "http://exa mple.com/",
+        "/relative/path",
+        "http://:80/",
+    ):
         assert lst.check(url)[0] == U.UNPARSEABLE, url
     # Without a scheme the URL still has a host.
     assert lst.check("  example.com/x ")[0] == U.BLOCKED_DOMAIN
