@@ -165,15 +165,15 @@ def host_hash(host: str) -> int:
 # -- list entries ----------------------------------------------------------------------------
 
 
-def _content(line: str) -> str | None:
-    """The entry on a list line; None for blank lines and comments. A line of several fields
-    is returned whole, so it fails to parse and is counted as skipped."""
-    line = line.split("#", 1)[0].strip()
-    if not line:
-        return None
-    fields = line.split()
-    # "0.0.0.0 example.com" (hosts file): the second field is the entry.
-    return fields[1] if len(fields) == 2 and fields[0] in _SINKHOLES else line
+def _entries(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(line, entry) for each line that is not blank or a comment. A line of several fields
+    gives itself whole, so it fails to parse and is counted as skipped."""
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        fields = text.split()
+        if fields:
+            # "0.0.0.0 example.com" (hosts file): the second field is the entry.
+            yield line, fields[1] if len(fields) == 2 and fields[0] in _SINKHOLES else text
 
 
 def domain_entry(text: str) -> str | None:
@@ -233,10 +233,7 @@ class ListBuilder:
 
     def add_domains(self, lines: Iterable[str], category: str, source: str = "") -> None:
         cat = self._category(category)
-        for line in lines:
-            text = _content(line)
-            if text is None:
-                continue
+        for line, text in _entries(lines):
             host = domain_entry(text)
             if host is None:
                 self._skip(source, line)
@@ -245,10 +242,7 @@ class ListBuilder:
 
     def add_urls(self, lines: Iterable[str], category: str, source: str = "") -> None:
         cat = self._category(category)
-        for line in lines:
-            text = _content(line)
-            if text is None:
-                continue
+        for line, text in _entries(lines):
             entry = url_entry(text)
             if any(ch.isspace() for ch in text):  # a URL has no spaces: a line of several fields
                 self._skip(source, line)
@@ -260,10 +254,7 @@ class ListBuilder:
                     self.words.setdefault(form, cat)
 
     def add_allowed(self, lines: Iterable[str], source: str = "") -> None:
-        for line in lines:
-            text = _content(line)
-            if text is None:
-                continue
+        for line, text in _entries(lines):
             host = domain_entry(text)
             entry = url_entry(text) if host is None else None
             if host is not None:
