@@ -386,6 +386,7 @@ def bench_peer(peer: Path, rows: list[tuple], lists: dict, ours: dict[str, str])
     agree = len(compared) - len(only_ours) - len(only_theirs)
     by_kind: dict[str, dict[str, int]] = {}
     by_cause: dict[str, int] = {}
+    cause_examples: dict[str, list[str]] = {}
     mine = set(only_ours)
     for i in only_ours + only_theirs:
         side = "only_ours" if i in mine else "only_datatrove"
@@ -393,6 +394,8 @@ def bench_peer(peer: Path, rows: list[tuple], lists: dict, ours: dict[str, str])
         by_kind[kind[i]][side] += 1
         cause = f"{side}: {_cause(url[i])}"
         by_cause[cause] = by_cause.get(cause, 0) + 1
+        if len(cause_examples.setdefault(cause, [])) < 4:
+            cause_examples[cause].append(url[i])
     return {
         **got["versions"],
         "rows": len(usable),
@@ -405,6 +408,7 @@ def bench_peer(peer: Path, rows: list[tuple], lists: dict, ours: dict[str, str])
         "only_datatrove_blocks": len(only_theirs),
         "disagreements_by_planted_kind": by_kind,
         "disagreements_by_cause": by_cause,
+        "examples_by_cause": cause_examples,
         "examples_only_ours": [(url[i], ours[i]) for i in only_ours[:8]],
         "examples_only_datatrove": [(url[i], theirs[i]) for i in only_theirs[:8]],
     }
