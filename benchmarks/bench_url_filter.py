@@ -34,6 +34,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import string
 import subprocess
 import sys
@@ -367,6 +368,7 @@ def bench_peer(peer: Path, rows: list[tuple], lists: dict, ours: dict[str, str])
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     got = json.loads((work / "out.json").read_text())
+    shutil.rmtree(work, ignore_errors=True)
     theirs = got["decisions"]
     kind = {i: k for i, _, k in rows}
     url = {i: u for i, u, _ in rows}
@@ -495,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             1,
         )
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    shutil.rmtree(root, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2, ensure_ascii=False))
