@@ -14,6 +14,7 @@ from curation.stages.length import LengthFilter
 from curation.stages.pii import PiiStage
 from curation.stages.quality import QualityStage
 from curation.stages.toxicity import Toxicity
+from curation.stages.url_filter import UrlFilter
 
 STAGE_CLASSES: tuple[type[Stage], ...] = (
     LengthFilter,
@@ -25,6 +26,7 @@ STAGE_CLASSES: tuple[type[Stage], ...] = (
     QualityStage,
     Decontaminate,
     PiiStage,
+    UrlFilter,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {
