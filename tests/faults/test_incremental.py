@@ -65,8 +65,8 @@ def write_jsonl(path: Path, rows: list[tuple[str, str]]) -> str:
     return str(path)
 
 
-def run(spark, input_path: str, out: str, run_id: str, stages=None, **extra):
-    cfg = validate_config(
+def run_config(input_path: str, out: str, stages=None, **extra):
+    return validate_config(
         {
             "input": {"path": input_path, "format": "jsonl"},
             "output": out,
@@ -75,8 +75,11 @@ def run(spark, input_path: str, out: str, run_id: str, stages=None, **extra):
             **extra,
         }
     )
+
+
+def run(spark, input_path: str, out: str, run_id: str, stages=None, **extra):
     store = open_store(spark, "rust")
-    return Pipeline(cfg, spark, store).run(run_id), store
+    return Pipeline(run_config(input_path, out, stages, **extra), spark, store).run(run_id), store
 
 
 def table(store, out: str, name: str):
@@ -186,3 +189,105 @@ def test_cross_run_near_pairs_are_verified_like_in_run_pairs(spark, shared_data,
     assert survivors == [], f"copies kept next to their indexed original: {survivors}"
     assert got == {f"b{i:02d}": ("dedup:near", f"a{i:02d}") for i in range(len(pairs))}
     assert second.rows_kept == 0
+
+
+# -- existing_ids: replace ------------------------------------------------------------------------
+
+
+class Killed(Exception):
+    """The driver dying at a chosen point of the final commits."""
+
+
+def crashing_store(spark, before_delete: bool):
+    """A real rust store that dies before its first deletion, or right after deleting from
+    documents (before dedup_index and the documents append): the points between the final
+    commits of a replacing run."""
+    from curation.delta.rust_engine import RustDeltaStore
+
+    class Crashing(RustDeltaStore):
+        def delete_matching(self, path, keys, *, metadata=None):
+            if before_delete:
+                raise Killed(path)
+            version = super().delete_matching(path, keys, metadata=metadata)
+            if path.endswith("/documents"):
+                raise Killed(path)
+            return version
+
+    return Crashing(spark)
+
+
+@pytest.fixture
+def replace_inputs(shared_data, tmp_path):
+    """Run 1: a, b, c. Run 2: a with a new text, and d carrying a's old text under a new id."""
+    p = paragraphs(shared_data, 5)
+    first = write_jsonl(tmp_path / "r1.jsonl", [("a", p[0]), ("b", p[1]), ("c", p[2])])
+    second = write_jsonl(tmp_path / "r2.jsonl", [("a", p[3]), ("d", p[0])])
+    return first, second, p
+
+
+def assert_replaced(store, out: str, p: list[str]) -> None:
+    """a's new version replaced the old one everywhere; d (a's old text) is new again."""
+    docs = {r.id: (r.text, r.run_id) for r in table(store, out, "documents").collect()}
+    assert docs == {"a": (p[3], "r2"), "b": (p[1], "r1"), "c": (p[2], "r1"), "d": (p[0], "r2")}
+    rejected = [
+        (r.id, r.drop_stage, r.drop_reason, r.run_id, r.text)
+        for r in table(store, out, "rejected").collect()
+    ]
+    # The old version is not lost: it moved to rejected under the run that kept it.
+    assert rejected == [("a", "read", "read:replaced", "r1", p[0])]
+    index = sorted((r.id, r.run_id) for r in table(store, out, "dedup_index").collect())
+    assert index == [("a", "r2"), ("b", "r1"), ("c", "r1"), ("d", "r2")]
+    details = [
+        json.loads(r.details)
+        for r in table(store, out, "stats").where("run_id = 'r2' and stage = 'read'").collect()
+        if r.reason is None
+    ]
+    assert details == [{"existing_ids": "replace", "replaced": 1}]
+    # Rows of each run: still rows in = kept + rejected, read from the tables.
+    for run_id, rows_in in (("r1", 3), ("r2", 2)):
+        held = table(store, out, "documents").where(F.col("run_id") == run_id).count()
+        held += table(store, out, "rejected").where(F.col("run_id") == run_id).count()
+        assert held == rows_in, run_id
+
+
+def test_replace_moves_the_earlier_version_out(spark, tmp_path, replace_inputs):
+    """existing_ids: replace. The old a leaves documents (for rejected) and dedup_index, so d,
+    which carries a's old text, is new: neither exact nor near dedup drop it in favour of a
+    version no longer published."""
+    first, second, p = replace_inputs
+    out = str(tmp_path / "out")
+    run(spark, first, out, "r1", existing_ids="replace")
+    result, store = run(spark, second, out, "r2", existing_ids="replace")
+    assert (result.rows_in, result.rows_kept) == (2, 2)
+    assert_replaced(store, out, p)
+    assert_unique_ids(store, out)
+    assert_no_self_dup_of(store, out)
+
+
+def test_replace_resumes_exactly_after_a_crash_between_its_final_commits(
+    spark, tmp_path, replace_inputs
+):
+    """Killed after rejected committed (before any deletion), then again after the deletion
+    from documents: each re-run of the same run id neither deletes twice nor loses the new
+    rows, and documents never holds two versions of a."""
+    first, second, p = replace_inputs
+    out = str(tmp_path / "out")
+    cfg = {"existing_ids": "replace"}
+    run(spark, first, out, "r1", **cfg)
+
+    def docs_of_a(store):
+        return sorted(
+            r.run_id for r in table(store, out, "documents").where(F.col(C.ID) == "a").collect()
+        )
+
+    for before_delete, expect_a in ((True, ["r1"]), (False, [])):
+        store = crashing_store(spark, before_delete)
+        with pytest.raises(Killed):
+            Pipeline(run_config(second, out, **cfg), spark, store).run("r2")
+        assert docs_of_a(store) == expect_a
+        moved = table(store, out, "rejected").where(F.col(C.DROP_REASON) == "read:replaced")
+        assert moved.count() == 1
+
+    result, store = run(spark, second, out, "r2", **cfg)
+    assert result.resumed_segments == 2
+    assert_replaced(store, out, p)
