@@ -397,8 +397,8 @@ class Pipeline:
         if previous is not None:
             if previous.get("fingerprint") != fingerprint:
                 raise ConfigError(
-                    f"run id {run_id!r} was started with a different input, output or stages; "
-                    "re-run it with the same config, or use a new --run-id"
+                    f"run id {run_id!r} was started with a different input, output, stages or "
+                    "existing_ids; re-run it with the same config, or use a new --run-id"
                 )
             return
         self.layout.write_record(
