@@ -6,7 +6,8 @@ work table ``_runs/<run_id>/segment_<i>`` in one idempotent commit, so a failed 
 the same id resumes after the last committed segment and ends with exactly the rows an
 uninterrupted run would. Decisions of row stages are applied when a work table is read back, from
 the stored signals. At the end the run appends ``documents``, ``rejected`` and ``stats``, each an
-idempotent commit keyed by the run id.
+idempotent commit keyed by the run id. Rows whose id an earlier run into the root decided are
+skipped or replace the earlier version, as the recipe's ``existing_ids`` says (``existing_ids.py``).
 """
 
 from __future__ import annotations

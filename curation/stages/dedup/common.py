@@ -5,6 +5,9 @@ Both stages keep every input row: a duplicate gets ``drop_stage``/``drop_reason`
 row gets ``dup_cluster_id`` (the survivor's id; its own id when it has no duplicate) and
 ``dup_cluster_size`` (documents the cluster stands for, counting those an earlier dedup stage
 folded into a member). Rows an earlier stage already dropped pass through untouched.
+
+Documents published by earlier runs join clusters with rank priority 0 (``published_rank``): a
+cluster that holds one keeps it and drops every new member in its favour.
 """
 
 from __future__ import annotations
