@@ -328,10 +328,11 @@ class Pipeline:
         return existing.decided_ids(first)
 
     def _existing_ids_details(self, first_rows: DataFrame) -> dict[str, object]:
-        details: dict[str, object] = {"existing_ids": self.cfg.existing_ids}
-        if self.cfg.existing_ids == "replace":
-            details["replaced"] = existing.replaced_count(first_rows)
-        return details
+        """The read stage's stats details: what ``replace`` replaced (``skip``'s rejects are a
+        drop reason, counted like any other)."""
+        if self.cfg.existing_ids != "replace":
+            return {}
+        return {"existing_ids": "replace", "replaced": existing.replaced_count(first_rows)}
 
     # -- outputs -----------------------------------------------------------------------------
 

@@ -89,7 +89,14 @@ def decided_ids(rows: DataFrame) -> DataFrame:
 
 def without_superseded(rows: DataFrame, decided: DataFrame) -> DataFrame:
     """Rows of an earlier run's table without those about a document this run decides again."""
-    return rows.join(decided, C.ID, "left_anti") if C.ID in rows.columns else rows
+    if C.ID not in rows.columns:
+        return rows
+    # Ids only, checkpointed once: a stage may read ``rows`` several times, and ``decided`` can
+    # be the run's input. They are few (re-arriving documents): excluding them is a broadcast.
+    superseded = rows.select(C.ID).join(decided, C.ID, "left_semi").distinct().localCheckpoint()
+    if superseded.isEmpty():
+        return rows
+    return rows.join(F.broadcast(superseded), C.ID, "left_anti")
 
 
 def replaced_count(first_rows: DataFrame) -> int:
