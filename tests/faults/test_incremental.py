@@ -140,6 +140,20 @@ def test_same_input_under_a_new_run_id_adds_nothing(spark, tmp_path, demo_like):
     assert stats[("read", "read:already_present")] == n
 
 
+def test_exact_dedup_alone_holds_across_runs(spark, shared_data, tmp_path):
+    """A recipe with exact_dedup only: before the fix it never looked at earlier runs, so a copy
+    under a new id was published again."""
+    p = paragraphs(shared_data, 3)
+    first = write_jsonl(tmp_path / "r1.jsonl", [("a", p[0]), ("b", p[1])])
+    second = write_jsonl(tmp_path / "r2.jsonl", [("c", p[0]), ("d", p[2]), ("e", p[2])])
+    out, exact = str(tmp_path / "out"), [{"kind": "exact_dedup"}]
+    run(spark, first, out, "r1", exact)
+    _, store = run(spark, second, out, "r2", exact)
+    assert sorted(r.id for r in table(store, out, "documents").collect()) == ["a", "b", "d"]
+    got = {r.id: (r.drop_reason, r.dup_of) for r in table(store, out, "rejected").collect()}
+    assert got == {"c": ("dedup:exact", "a"), "e": ("dedup:exact", "d")}
+
+
 # -- issue item 2: cross-run near duplicates at 0.82-0.85 ----------------------------------------
 
 
@@ -306,11 +320,17 @@ RUN_ROWS = st.dictionaries(
 )
 
 
+class Families(tuple):
+    """(texts, family of each text), shown briefly when hypothesis reports an example."""
+
+    def __repr__(self) -> str:
+        return f"Families({len(self[0])} texts in {len(set(self[1]))} families)"
+
+
 @pytest.fixture(scope="module")
 def families(shared_data):
-    """(texts, family of each text): 4 paragraphs and their one-word edits. Members of a family
-    are pairwise at Jaccard >= 0.85 (one component, whatever arrives when); families share
-    nothing."""
+    """4 paragraphs and their one-word edits. Members of a family are pairwise at Jaccard >=
+    0.85 (one component, whatever arrives when); families share nothing."""
     texts, family = [], []
     for f, para in enumerate(paragraphs(shared_data, FAMILIES)):
         for at in VARIANTS:
@@ -320,7 +340,7 @@ def families(shared_data):
         for b in range(a + 1, len(texts)):
             j = jaccard(texts[a], texts[b])
             assert j >= 0.85 if family[a] == family[b] else j < 0.2, (a, b, j)
-    return texts, family
+    return Families((texts, family))
 
 
 def expected_survivors(runs, texts, family):
@@ -381,18 +401,19 @@ def test_runs_in_sequence_equal_one_run_over_their_union(spark, families, runs):
     assert {r.id: r.text for r in one.where("drop_reason is null").collect()} == union
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = f"{tmp}/out"
+        out, skipped = f"{tmp}/out", []
         for k, run_rows in enumerate(runs):
             path = write_jsonl(
                 Path(tmp) / f"run{k}.jsonl", [(i, texts[t]) for i, t in sorted(run_rows.items())]
             )
             result, store = run(spark, path, out, f"r{k}", [{"kind": "exact_dedup"}, SMALL_NEAR])
-            again = sum(1 for i in run_rows if first[i][0] < k)
-            assert result.stages[0].dropped.get("read:already_present", 0) == again
-        docs = {r.id: r.text for r in table(store, out, "documents").collect()}
+            skipped.append(result.stages[0].dropped.get("read:already_present", 0))
         assert_unique_ids(store, out)
         assert_no_self_dup_of(store, out)
+        docs = {r.id: r.text for r in table(store, out, "documents").collect()}
     assert docs == incremental
+    # Each run skipped exactly its rows whose id an earlier run decided.
+    assert skipped == [sum(first[i][0] < k for i in rows) for k, rows in enumerate(runs)]
     # The same content survives: one document per family, as in one run over the union.
     assert sorted(family[texts.index(t)] for t in docs.values()) == sorted(
         family[texts.index(t)] for t in union.values()
