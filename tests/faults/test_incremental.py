@@ -242,6 +242,10 @@ def replace_inputs(shared_data, tmp_path):
     return first, second, p
 
 
+# A row stage first, as in the demo recipe: the replacing rows' mark rides through its pass.
+REPLACE_STAGES = [{"kind": "length", "min_words": 10}, *DEDUP]
+
+
 def assert_replaced(store, out: str, p: list[str]) -> None:
     """a's new version replaced the old one everywhere; d (a's old text) is new again."""
     docs = {r.id: (r.text, r.run_id) for r in table(store, out, "documents").collect()}
@@ -273,8 +277,8 @@ def test_replace_moves_the_earlier_version_out(spark, tmp_path, replace_inputs):
     version no longer published."""
     first, second, p = replace_inputs
     out = str(tmp_path / "out")
-    run(spark, first, out, "r1", existing_ids="replace")
-    result, store = run(spark, second, out, "r2", existing_ids="replace")
+    run(spark, first, out, "r1", REPLACE_STAGES, existing_ids="replace")
+    result, store = run(spark, second, out, "r2", REPLACE_STAGES, existing_ids="replace")
     assert (result.rows_in, result.rows_kept) == (2, 2)
     assert_replaced(store, out, p)
     assert_unique_ids(store, out)
@@ -289,7 +293,7 @@ def test_replace_resumes_exactly_after_a_crash_between_its_final_commits(
     rows, and documents never holds two versions of a."""
     first, second, p = replace_inputs
     out = str(tmp_path / "out")
-    cfg = {"existing_ids": "replace"}
+    cfg = {"stages": REPLACE_STAGES, "existing_ids": "replace"}
     run(spark, first, out, "r1", **cfg)
 
     def docs_of_a(store):
@@ -306,7 +310,7 @@ def test_replace_resumes_exactly_after_a_crash_between_its_final_commits(
         assert moved.count() == 1
 
     result, store = run(spark, second, out, "r2", **cfg)
-    assert result.resumed_segments == 2
+    assert result.resumed_segments == 3
     assert_replaced(store, out, p)
 
 
