@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from curation.errors import ConfigError
+from curation.existing_ids import ExistingIds
 from curation.frozen import FrozenModel
 from curation.readers import InputConfig
 from curation.session import SparkSettings
@@ -46,6 +47,16 @@ class RunConfig(FrozenModel):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stages: list[StageConfigUnion] = Field(
         default_factory=list, description="Stages in the order they run."
+    )
+    # skip by default: a daily run over an overlapping crawl must neither duplicate what the root
+    # holds nor change it unasked. replace is for sources that re-publish edited documents under
+    # the same id. Top level, not under input: it is about the output root's contents.
+    existing_ids: ExistingIds = Field(
+        "skip",
+        description="A row whose id an earlier run into this output root decided (kept, or "
+        "dropped by a stage): 'skip' rejects it in stage read as read:already_present; "
+        "'replace' processes it as new, and the earlier version leaves documents (moved to "
+        "rejected as read:replaced) and dedup_index.",
     )
 
     @field_validator("stages")

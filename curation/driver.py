@@ -6,7 +6,8 @@ work table ``_runs/<run_id>/segment_<i>`` in one idempotent commit, so a failed 
 the same id resumes after the last committed segment and ends with exactly the rows an
 uninterrupted run would. Decisions of row stages are applied when a work table is read back, from
 the stored signals. At the end the run appends ``documents``, ``rejected`` and ``stats``, each an
-idempotent commit keyed by the run id.
+idempotent commit keyed by the run id. Rows whose id an earlier run into the root decided are
+skipped or replace the earlier version, as the recipe's ``existing_ids`` says (``existing_ids.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from curation import columns as C
+from curation import existing_ids as existing
 from curation.config import RunConfig
 from curation.delta import DeltaStore, open_store
 from curation.errors import ConfigError, InvariantError, PlanError
@@ -236,7 +238,9 @@ class Pipeline:
         for stage in self.stages:
             stage.prepare(self.spark)
 
-        source = read_documents(self.spark, self.cfg.input, self.store, self._check_fields)
+        source = self._apply_existing_ids(
+            read_documents(self.spark, self.cfg.input, self.store, self._check_fields), run_id
+        )
         check_plan(self.stages, source.columns)
 
         stats: list[StageStats] = []
@@ -301,7 +305,8 @@ class Pipeline:
         if seg.is_shuffle:
             stage: ShuffleStage = seg.stages[0]  # type: ignore[assignment]
             live = rows_in.filter(F.col(C.DROP_REASON).isNull())
-            aux = {name: self._read_aux(name, run_id) for name in stage.aux_tables()}
+            decided = self._decided_ids(run_id, seg, rows_in)
+            aux = {name: self._read_aux(name, run_id, decided) for name in stage.aux_tables()}
             result = stage.apply(live, aux)
             for name, aux_rows in result.aux.items():
                 self.store.write(
@@ -349,7 +354,13 @@ class Pipeline:
             read_drops = {r: n for (s, r), n in counts.items() if s == READ_STAGE}
             out.append(
                 StageStats(
-                    READ_STAGE, READ_STAGE, total, total - sum(read_drops.values()), read_drops, 0.0
+                    READ_STAGE,
+                    READ_STAGE,
+                    total,
+                    total - sum(read_drops.values()),
+                    read_drops,
+                    0.0,
+                    self._existing_ids_details(decided),
                 )
             )
             remaining = out[-1].rows_kept
@@ -375,12 +386,33 @@ class Pipeline:
             )
         return out, kept
 
-    def _read_aux(self, name: str, run_id: str) -> DataFrame | None:
+    def _read_aux(self, name: str, run_id: str, decided: DataFrame) -> DataFrame | None:
         path = self.layout.table(name)
         if not self.store.exists(path):
             return None
-        # Rows this run committed before a crash must not count as prior documents on resume.
-        return self.store.read(path).filter(F.col("run_id") != F.lit(run_id))
+        # Rows this run committed before a crash must not count as prior documents on resume,
+        # nor rows about documents this run decides again (their earlier versions).
+        earlier = self.store.read(path).filter(F.col("run_id") != F.lit(run_id))
+        return existing.without_superseded(earlier, decided)
+
+    # -- ids the root already holds (curation/existing_ids.py) ------------------------------
+
+    def _apply_existing_ids(self, source: DataFrame, run_id: str) -> DataFrame:
+        """The reader's rows with the recipe's ``existing_ids`` policy applied."""
+        held = existing.held_ids(self.store, self.layout, run_id)
+        return existing.apply_policy(source, held, self.cfg.existing_ids)
+
+    def _decided_ids(self, run_id: str, seg: Segment, rows_in: DataFrame) -> DataFrame:
+        """Ids this run decides, from its first segment's rows (``rows_in`` when ``seg`` is it)."""
+        first = rows_in if seg.index == 0 else self.store.read(self.layout.segment(run_id, 0))
+        return existing.decided_ids(first)
+
+    def _existing_ids_details(self, first_rows: DataFrame) -> dict[str, object]:
+        """The read stage's stats details: what ``replace`` replaced (``skip``'s rejects are a
+        drop reason, counted like any other)."""
+        if self.cfg.existing_ids != "replace":
+            return {}
+        return {"existing_ids": "replace", "replaced": existing.replaced_count(first_rows)}
 
     # -- outputs -----------------------------------------------------------------------------
 
@@ -405,12 +437,19 @@ class Pipeline:
         for f in kept.schema.fields:
             if f.name not in rejected.columns:
                 rejected = rejected.withColumn(f.name, F.lit(None).cast(f.dataType))
-        kept = kept.drop(C.DUP_OF) if C.DUP_OF in kept.columns else kept
+        kept = kept.drop(C.DUP_OF, existing.REPLACES)
+        rejected = rejected.drop(existing.REPLACES)
         # The run id on every output row ties it to its stats, config and lineage.
         kept = kept.withColumn("run_id", F.lit(run_id))
         rejected = rejected.withColumn("run_id", F.lit(run_id))
-        self._commit_table(DOCUMENTS, kept, run_id)
+        # rejected first, then the earlier versions' deletion, then documents: a crash in
+        # between never leaves two versions of a document in documents (existing_ids.py).
+        decided = existing.decided_ids(work[segments[0].index])
+        if self.cfg.existing_ids == "replace":
+            rejected = existing.with_moved_rows(rejected, self.store, self.layout, decided, run_id)
         self._commit_table(REJECTED, rejected, run_id)
+        existing.delete_superseded(self.store, self.layout, decided, run_id, self.cfg.existing_ids)
+        self._commit_table(DOCUMENTS, kept, run_id)
         rows_kept = stats[-1].rows_kept if stats else total_in
         rows_rejected = sum(s.rows_dropped for s in stats)
         if total_in != rows_kept + rows_rejected:
@@ -440,8 +479,8 @@ class Pipeline:
         if previous is not None:
             if previous.get("fingerprint") != fingerprint:
                 raise ConfigError(
-                    f"run id {run_id!r} was started with a different input, output or stages; "
-                    "re-run it with the same config, or use a new --run-id"
+                    f"run id {run_id!r} was started with a different input, output, stages or "
+                    "existing_ids; re-run it with the same config, or use a new --run-id"
                 )
             return
         self.layout.write_record(
@@ -456,8 +495,12 @@ class Pipeline:
 
 
 def config_fingerprint(cfg: RunConfig) -> str:
-    """What must match for a resumed run to produce the same result: input, output and stages."""
+    """What must match for a resumed run to produce the same result: input, output, stages and
+    the existing-ids policy."""
     body = cfg.model_dump(mode="json", include={"input", "output", "stages"})
+    # Only when not the default, so runs recorded before the setting existed still resume.
+    if cfg.existing_ids != "skip":
+        body["existing_ids"] = cfg.existing_ids
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

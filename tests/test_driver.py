@@ -98,7 +98,7 @@ def test_rerun_of_a_finished_run_adds_nothing(spark, tmp_path, input_table):
 def test_resume_with_another_config_is_refused(spark, tmp_path, input_table):
     out = str(tmp_path / "out")
     run(spark, config(input_table, out), run_id="r")
-    with pytest.raises(ConfigError, match="different input, output or stages"):
+    with pytest.raises(ConfigError, match="different input, output, stages or existing_ids"):
         run(spark, config(input_table, out, min_words=5), run_id="r")
 
 
@@ -281,3 +281,20 @@ def test_input_fields_named_like_run_columns(tmp_path):
     assert input_renames(stages, ["with space"], None, "rust") == {}
     with pytest.raises(PlanError, match="'with space' have characters delta-spark refuses"):
         input_renames(stages, ["with space"], None, "spark")
+
+
+def test_existing_ids_policy_is_validated_and_fixed_for_a_run(spark, tmp_path, input_table):
+    """`existing_ids` accepts skip or replace (one line naming the field otherwise), and a run
+    started under one policy is not resumed under the other: their outputs differ."""
+    with pytest.raises(ConfigError) as err:
+        validate_config({"input": {"path": "x"}, "output": "o", "existing_ids": "merge"})
+    assert "existing_ids: 'merge' is invalid" in str(err.value)
+    assert "'skip' or 'replace'" in str(err.value)
+
+    out = str(tmp_path / "out")
+    skip_cfg = config(input_table, out)
+    assert skip_cfg.existing_ids == "skip"
+    replace_cfg = skip_cfg.model_copy(update={"existing_ids": "replace"})
+    run(spark, skip_cfg, run_id="r")
+    with pytest.raises(ConfigError, match="different input, output, stages or existing_ids"):
+        run(spark, replace_cfg, run_id="r")
