@@ -17,6 +17,7 @@ from curation.frozen import FrozenModel
 from curation.readers import InputConfig
 from curation.session import SparkSettings
 from curation.stages import STAGE_CLASSES
+from curation.stages.tokens import TokenizerConfig
 
 # The discriminated union of every registered stage config, keyed by `kind`.
 StageConfigUnion = Annotated[
@@ -46,6 +47,12 @@ class RunConfig(FrozenModel):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stages: list[StageConfigUnion] = Field(
         default_factory=list, description="Stages in the order they run."
+    )
+    # No default tokenizer: token counts are only reported for the tokenizer a user trains with.
+    tokenizer: TokenizerConfig | None = Field(
+        None,
+        description="A tokenizer.json path (or {path, add_special_tokens, count_eos_token}): "
+        "adds n_tokens in the first row pass; stats, what-if and the report then sum it.",
     )
 
     @field_validator("stages")
