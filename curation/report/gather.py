@@ -46,7 +46,7 @@ FLOAT_BINS = 40
 MAX_CATEGORIES = 200  # a string signal with more distinct values is not a category
 SAMPLE_SIGNALS = 8  # signal values shown next to a sample when none is named like its rule
 # Columns that describe a row but are not signals to chart.
-NOT_SIGNALS = {C.ID, C.TEXT, C.DROP_STAGE, C.DROP_REASON, C.DUP_OF, "run_id"}
+NOT_SIGNALS = {C.ID, C.TEXT, C.DROP_STAGE, C.DROP_REASON, C.DUP_OF, "run_id", C.N_TOKENS}
 SIGNAL_PREFIXES = ("q_", "len_", "lang", "quality", "tox_", "dup_")
 PACKAGES = (
     "curation",
@@ -383,6 +383,8 @@ def _samples(
     extra = [c for c in rejected.columns if c in signal_columns]
     if C.DUP_OF in rejected.columns:
         extra.append(C.DUP_OF)
+    if C.N_TOKENS in rejected.columns:  # shown next to the characters, not as a signal
+        extra.append(C.N_TOKENS)
     picked = (
         rejected.sampleBy(C.DROP_REASON, fractions, seed=17)
         .select(
