@@ -3,7 +3,9 @@ stats table's token columns are sums of it per stage and reason, checked against
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 
 import pytest
@@ -11,9 +13,10 @@ from pyspark.sql import functions as F
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from curation import columns as C
+from curation.cli import main
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, config_fingerprint, plan
+from curation.driver import config_fingerprint, plan
 from curation.errors import ConfigError
 from curation.run_layout import RunLayout
 from curation.stages import build_stage
@@ -129,7 +132,8 @@ def test_a_missing_or_broken_tokenizer_is_one_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def token_run(spark, tmp_path_factory):
-    """14 documents (one without text) through length, then exact dedup, counting tokens."""
+    """14 documents (one without text) through length, then exact dedup, counting tokens: a
+    ``curation run`` in this process, on the suite's session."""
     root = tmp_path_factory.mktemp("tokens")
     rows = [(f"d{i:02d}", " ".join(f"w{i}x{k}" for k in range(5 + 6 * i))) for i in range(11)]
     rows += [("copy", rows[3][1]), ("copy2", rows[4][1]), ("empty", None)]
@@ -141,8 +145,12 @@ def token_run(spark, tmp_path_factory):
         word_tokenizer(root / "tokenizer.json"),
         [{"kind": "length", "min_words": 12, "max_words": 50}, {"kind": "exact_dedup"}],
     )
-    result = Pipeline(cfg, spark, store).run(RUN)
-    return {"store": store, "out": str(root / "out"), "result": result, "texts": dict(rows)}
+    path = root / "recipe.yaml"
+    path.write_text(cfg.model_dump_json(exclude_none=True), encoding="utf-8")  # JSON is YAML
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["run", str(path), "--run-id", RUN]) == 0
+    return {"store": store, "out": cfg.output, "printed": printed.getvalue(), "texts": dict(rows)}
 
 
 def test_every_row_carries_the_tokens_of_its_text_as_read(token_run):
@@ -183,9 +191,10 @@ def test_stats_are_sums_of_n_tokens_per_stage_and_reason(token_run):
 
 def test_the_count_shares_the_first_pass(token_run):
     """No pass of its own: two work tables (the fused row pass, dedup), as without a tokenizer."""
-    length = next(s for s in token_run["result"].stages if s.stage == "length")
-    assert length.details["fused_with"] == ["tokens", "length"]
+    assert "[tokens+length] running" in token_run["printed"]
     store, layout = token_run["store"], RunLayout(token_run["out"])
+    length = store.read(layout.stats).filter("stage = 'length' AND reason IS NULL").first()
+    assert json.loads(length.details)["fused_with"] == ["tokens", "length"]
     assert store.exists(layout.segment(RUN, 1)) and not store.exists(layout.segment(RUN, 2))
 
 
@@ -199,9 +208,9 @@ def test_the_counts_table_shows_tokens(token_run):
     )
     line = next(ln for ln in text.splitlines() if "dedup:exact" in ln)
     assert line.split()[-1] == f"{dup['tokens_dropped']:,}"
-    assert f"{run['tokens_in']:,} tokens in, {run['tokens_kept']:,} kept" in format_totals(
-        run_id, rows
-    )
+    totals = format_totals(run_id, rows)
+    assert f"{run['tokens_in']:,} tokens in, {run['tokens_kept']:,} kept" in totals
+    assert totals in token_run["printed"] and text in token_run["printed"]  # curation run's
 
 
 # -- real text and a trained tokenizer -------------------------------------------------------------
