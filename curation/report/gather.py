@@ -381,10 +381,8 @@ def _samples(
     by_stage = {s.name: [f.name for f in s.output_fields()] for s in stages}
     signal_columns = {c for cols in by_stage.values() for c in cols} - NOT_SIGNALS
     extra = [c for c in rejected.columns if c in signal_columns]
-    if C.DUP_OF in rejected.columns:
-        extra.append(C.DUP_OF)
-    if C.N_TOKENS in rejected.columns:  # shown next to the characters, not as a signal
-        extra.append(C.N_TOKENS)
+    # dup_of names the survivor; n_tokens is shown next to the characters, not as a signal.
+    extra += [c for c in (C.DUP_OF, C.N_TOKENS) if c in rejected.columns]
     picked = (
         rejected.sampleBy(C.DROP_REASON, fractions, seed=17)
         .select(
