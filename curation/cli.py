@@ -43,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from curation.preflight import preflight
     from curation.run_layout import RESULT_TABLES
     from curation.stages import build_stage
-    from curation.summary import SparkTables, format_stats, run_stats
+    from curation.summary import SparkTables, format_stats, format_totals, run_stats
 
     cfg = load_config(args.config, args.set or [])
     # Before the JVM starts (seconds, and a stack on some failures): what needs no Spark.
@@ -63,10 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
     _, rows = run_stats(SparkTables(store, cfg.output), result.run_id)
     print()
-    print(
-        f"run {result.run_id}: {result.rows_in:,} documents in, {result.rows_kept:,} kept, "
-        f"{result.rows_rejected:,} rejected"
-    )
+    print(format_totals(result.run_id, rows))
     print(format_stats(rows))
     print()
     for name in RESULT_TABLES:

@@ -18,6 +18,7 @@ from curation.frozen import FrozenModel
 from curation.readers import InputConfig
 from curation.session import SparkSettings
 from curation.stages import STAGE_CLASSES
+from curation.stages.tokens import TokenizerConfig
 
 # The discriminated union of every registered stage config, keyed by `kind`.
 StageConfigUnion = Annotated[
@@ -57,6 +58,12 @@ class RunConfig(FrozenModel):
         "dropped by a stage): 'skip' rejects it in stage read as read:already_present; "
         "'replace' processes it as new, and the earlier version leaves documents (moved to "
         "rejected as read:replaced) and dedup_index.",
+    )
+    # No default tokenizer: token counts are only reported for the tokenizer a user trains with.
+    tokenizer: TokenizerConfig | None = Field(
+        None,
+        description="A tokenizer.json path (or {path, add_special_tokens, count_eos_token}): "
+        "adds n_tokens in the first row pass; stats, what-if and the report then sum it.",
     )
 
     @field_validator("stages")

@@ -36,7 +36,14 @@ from curation.session import get_session
 from curation.stages import RowStage, ShuffleStage, Stage, build_stage
 from curation.stages.base import NO_CUTOFFS, Cutoffs, ensure_decision_columns
 from curation.stages.rowwise import decide, score
-from curation.stats_table import STATS_SCHEMA, StageStats, stats_rows
+from curation.stages.tokens import TokenCount, with_token_count
+from curation.stats_table import (
+    STATS_SCHEMA,
+    SegmentCounts,
+    StageStats,
+    add_token_columns,
+    stats_rows,
+)
 
 
 @dataclass
@@ -78,11 +85,16 @@ def plan(stages: Sequence[Stage]) -> list[Segment]:
     for stage in stages:
         # A stage that rewrites `text` starts a new pass: fused behind earlier stages, it would
         # also rewrite rows they drop, and `rejected` must hold the text the dropping stage saw.
+        # The token count drops nothing, so a rewriting stage shares its pass (the count then
+        # sees the text as read).
         fuse = (
             isinstance(stage, RowStage)
             and segments
             and not segments[-1].is_shuffle
-            and not rewrites_text(stage)
+            and (
+                not rewrites_text(stage)
+                or all(isinstance(s, TokenCount) for s in segments[-1].stages)
+            )
         )
         if fuse:
             segments[-1].stages.append(stage)
@@ -220,8 +232,9 @@ class Pipeline:
         self.layout = RunLayout(cfg.output)
         self.progress = progress or (lambda msg: None)
         self.after_segment = after_segment or (lambda seg: None)
-        self.stages: list[Stage] = (
-            list(stages) if stages is not None else [build_stage(s) for s in cfg.stages]
+        self.stages: list[Stage] = with_token_count(
+            cfg.tokenizer,
+            list(stages) if stages is not None else [build_stage(s) for s in cfg.stages],
         )
         self.segments = plan(self.stages)
         # Per segment: its decided rows and each row stage's cutoffs, computed once per run.
@@ -278,10 +291,16 @@ class Pipeline:
                         f"segment {seg.label!r} returned {seg_stats[0].rows_in} rows for "
                         f"{expected} rows in: a stage lost or invented rows"
                     )
+                if seg_stats[0].tokens_in != stats[-1].tokens_kept:
+                    raise InvariantError(
+                        f"segment {seg.label!r} returned {seg_stats[0].tokens_in} tokens for "
+                        f"{stats[-1].tokens_kept} in: a stage changed or dropped {C.N_TOKENS}"
+                    )
             for s in seg_stats:
+                tokens = "" if s.tokens_in is None else f"  tokens dropped {s.tokens_dropped:>12,}"
                 self.progress(
                     f"[{s.stage}] {s.seconds:7.1f}s  in {s.rows_in:>10,}  kept {s.rows_kept:>10,}"
-                    f"  dropped {s.rows_dropped:>10,}"
+                    f"  dropped {s.rows_dropped:>10,}{tokens}"
                 )
             stats.extend(seg_stats)
             current = decided.filter(F.col(C.DROP_REASON).isNull())
@@ -339,52 +358,37 @@ class Pipeline:
     def _segment_stats(
         self, seg: Segment, decided: DataFrame, seconds: float
     ) -> tuple[list[StageStats], int]:
-        counts = {
-            (r[C.DROP_STAGE], r[C.DROP_REASON]): r["n"]
-            for r in decided.groupBy(C.DROP_STAGE, C.DROP_REASON)
-            .agg(F.count(F.lit(1)).alias("n"))
-            .collect()
-        }
+        counts = SegmentCounts.of(decided)  # one aggregation: rows and tokens per reason
         cutoffs = self._decided_cache[seg.index][1] if seg.index in self._decided_cache else {}
-        total = sum(counts.values())
-        kept = counts.get((None, None), 0)
         out: list[StageStats] = []
-        remaining = total
+        remaining, tokens_left = counts.total, counts.total_tokens
         if seg.index == 0:
-            read_drops = {r: n for (s, r), n in counts.items() if s == READ_STAGE}
             out.append(
-                StageStats(
+                counts.stage(
                     READ_STAGE,
                     READ_STAGE,
-                    total,
-                    total - sum(read_drops.values()),
-                    read_drops,
+                    remaining,
+                    tokens_left,
                     0.0,
                     self._existing_ids_details(decided),
                 )
             )
-            remaining = out[-1].rows_kept
+            remaining, tokens_left = out[-1].rows_kept, out[-1].tokens_kept
         for stage in seg.stages:
-            drops = {r: n for (s, r), n in counts.items() if s == stage.name}
+            if isinstance(stage, TokenCount):
+                continue  # it decides nothing: its column is in the counts, not in the funnel
             details = {"fused_with": [s.name for s in seg.stages]} if len(seg.stages) > 1 else {}
             details.update(stage.run_details(cutoffs.get(stage.name, NO_CUTOFFS)))
-            st = StageStats(
-                stage.name,
-                stage.config.kind,
-                remaining,
-                remaining - sum(drops.values()),
-                drops,
-                seconds,
-                details,
-            )
-            out.append(st)
-            remaining = st.rows_kept
-        if remaining != kept:
+            kind = stage.config.kind
+            out.append(counts.stage(stage.name, kind, remaining, tokens_left, seconds, details))
+            remaining, tokens_left = out[-1].rows_kept, out[-1].tokens_kept
+        if remaining != counts.kept:
             raise InvariantError(
-                f"segment {seg.label!r}: {kept} rows kept but the stages account for {remaining}; "
-                f"decision columns name an unknown stage: {sorted(k for k in counts if k[0])}"
+                f"segment {seg.label!r}: {counts.kept} rows kept but the stages account for "
+                f"{remaining}; decision columns name an unknown stage: "
+                f"{sorted(k for k in counts.rows if k[0])}"
             )
-        return out, kept
+        return out, counts.kept
 
     def _read_aux(self, name: str, run_id: str, decided: DataFrame) -> DataFrame | None:
         path = self.layout.table(name)
@@ -457,6 +461,12 @@ class Pipeline:
                 f"run {run_id}: {total_in} rows in but {rows_kept} kept + {rows_rejected} rejected"
             )
         stat_rows = stats_rows(run_id, stats, total_in, rows_kept, rows_rejected, seconds)
+        rewritten = add_token_columns(self.store, self.layout.stats)
+        if rewritten is not None:
+            self.progress(
+                f"[stats] the stats table predates token columns: added them "
+                f"({rewritten:,} rows rewritten in one commit)"
+            )
         self._commit_table(STATS, self.spark.createDataFrame(stat_rows, STATS_SCHEMA), run_id)
         return RunResult(run_id, self.cfg.output, stats, total_in, rows_kept, rows_rejected)
 
@@ -496,11 +506,13 @@ class Pipeline:
 
 def config_fingerprint(cfg: RunConfig) -> str:
     """What must match for a resumed run to produce the same result: input, output, stages and
-    the existing-ids policy."""
+    the existing-ids policy and the tokenizer (its column is in every work table)."""
     body = cfg.model_dump(mode="json", include={"input", "output", "stages"})
-    # Only when not the default, so runs recorded before the setting existed still resume.
+    # Each only when not the default, so runs recorded before the setting existed still resume.
     if cfg.existing_ids != "skip":
         body["existing_ids"] = cfg.existing_ids
+    if cfg.tokenizer is not None:
+        body["tokenizer"] = cfg.tokenizer.model_dump(mode="json")
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -84,6 +84,8 @@ def test_cli_stats_and_explain_start_no_jvm(two_runs):
     stats = cli("stats", two_runs, "--run-id", "r1")
     assert stats.returncode == 0, stats.stderr[-2000:]
     assert stats.stdout.startswith("run r1") and "length:too_many_words" in stats.stdout
+    # No tokenizer in the recipe: said, not estimated.
+    assert "tokens: no tokenizer in the recipe" in stats.stdout and "tokens in" not in stats.stdout
 
     # Repeated: reading through DeltaTable.to_pyarrow_dataset aborted the interpreter at exit
     # in about half the runs (exit -6), after printing the right answer.

@@ -46,7 +46,7 @@ FLOAT_BINS = 40
 MAX_CATEGORIES = 200  # a string signal with more distinct values is not a category
 SAMPLE_SIGNALS = 8  # signal values shown next to a sample when none is named like its rule
 # Columns that describe a row but are not signals to chart.
-NOT_SIGNALS = {C.ID, C.TEXT, C.DROP_STAGE, C.DROP_REASON, C.DUP_OF, "run_id"}
+NOT_SIGNALS = {C.ID, C.TEXT, C.DROP_STAGE, C.DROP_REASON, C.DUP_OF, "run_id", C.N_TOKENS}
 SIGNAL_PREFIXES = ("q_", "len_", "lang", "quality", "tox_", "dup_")
 PACKAGES = (
     "curation",
@@ -381,8 +381,8 @@ def _samples(
     by_stage = {s.name: [f.name for f in s.output_fields()] for s in stages}
     signal_columns = {c for cols in by_stage.values() for c in cols} - NOT_SIGNALS
     extra = [c for c in rejected.columns if c in signal_columns]
-    if C.DUP_OF in rejected.columns:
-        extra.append(C.DUP_OF)
+    # dup_of names the survivor; n_tokens is shown next to the characters, not as a signal.
+    extra += [c for c in (C.DUP_OF, C.N_TOKENS) if c in rejected.columns]
     picked = (
         rejected.sampleBy(C.DROP_REASON, fractions, seed=17)
         .select(
