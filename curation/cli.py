@@ -39,7 +39,8 @@ def _store(spark, engine: str = "auto"):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from curation.config import load_config
-    from curation.driver import check_plan, run_pipeline
+    from curation.driver import run_pipeline
+    from curation.plan import check_plan
     from curation.preflight import preflight
     from curation.run_layout import RESULT_TABLES
     from curation.stages import build_stage

@@ -30,8 +30,8 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.config import RunConfig, apply_override, stage_index, validate_config
 from curation.delta import DeltaStore
-from curation.driver import plan
 from curation.errors import ConfigError, CurationError
+from curation.plan import plan
 from curation.readers import READ_STAGE
 from curation.run_layout import RunLayout
 from curation.stages import STAGES_BY_KIND, RowStage, ShuffleStage, Stage, build_stage

@@ -14,8 +14,9 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, check_plan, input_renames, plan
+from curation.driver import Pipeline
 from curation.errors import ConfigError, InvariantError, PlanError
+from curation.plan import check_plan, input_renames, plan
 from curation.stages import build_stage
 from curation.stages.base import ShuffleResult, ShuffleStage, StageConfig
 

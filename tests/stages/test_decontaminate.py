@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, plan
+from curation.driver import Pipeline
 from curation.errors import ConfigError
+from curation.plan import plan
 from curation.report import gather
 from curation.report.html import render
 from curation.stages.decontaminate import Decontaminate, DecontaminateConfig

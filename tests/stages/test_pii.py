@@ -9,8 +9,9 @@ import pytest
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, plan
+from curation.driver import Pipeline
 from curation.errors import ConfigError
+from curation.plan import plan
 from curation.report import gather
 from curation.run_layout import RunLayout
 from curation.stages import STAGES_BY_KIND, build_stage

@@ -16,8 +16,9 @@ from curation import columns as C
 from curation.cli import main
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import config_fingerprint, plan
+from curation.driver import config_fingerprint
 from curation.errors import ConfigError
+from curation.plan import plan
 from curation.run_layout import RunLayout
 from curation.stages import build_stage
 from curation.stages.length import LengthFilter, LengthFilterConfig

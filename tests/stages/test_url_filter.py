@@ -17,8 +17,9 @@ from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, check_plan
+from curation.driver import Pipeline
 from curation.errors import ConfigError, PlanError
+from curation.plan import check_plan
 from curation.report import gather
 from curation.run_layout import RunLayout
 from curation.stages import STAGES_BY_KIND
