@@ -70,12 +70,3 @@ def run_cli(spark, capsys):
 
     return run
 
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``-n 2 --dist loadgroup``): a test file runs on one worker, so module
-    fixtures (a corpus, a pipeline run) are built once; every test that needs the standalone
-    cluster or the packed environment runs on the same worker, so each is started once."""
-    for item in items:
-        shared = {"spark_cluster", "packed_env"} & set(getattr(item, "fixturenames", ()))
-        group = "cluster" if shared else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
