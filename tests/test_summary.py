@@ -19,10 +19,13 @@ from curation.summary import ArrowTables, SparkTables, explain, format_stats, ru
 
 @pytest.fixture
 def two_runs(spark, tmp_path, input_table):  # noqa: F811
-    """An output root with two finished runs: r1 (max 100 words) and then r2 (max 250)."""
+    """An output root with two finished runs over the same input: r1 (max 100 words), then r2
+    (max 250) re-deciding every id with ``existing_ids: replace`` (under the default, skip, r2
+    would reject them all as already present)."""
     out = str(tmp_path / "out")
     run(spark, config(input_table, out), run_id="r1")
-    run(spark, config(input_table, out, max_words=250), run_id="r2")
+    again = config(input_table, out, max_words=250).model_copy(update={"existing_ids": "replace"})
+    run(spark, again, run_id="r2")
     return out
 
 
