@@ -69,4 +69,3 @@ def run_cli(spark, capsys):
         return CliResult(int(code or 0), out, err)
 
     return run
-
