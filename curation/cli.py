@@ -1,6 +1,7 @@
 """The ``curation`` command line: run, stats, explain, report, whatif, train-classifier, sample.
 
-User errors (bad config, missing tables) print one readable message and exit 2, no traceback.
+User errors (bad config, missing tables) print one line on stderr and exit 2, no traceback;
+``-v`` adds the traceback. Checks that need no Spark run before a JVM starts.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,9 +17,18 @@ from curation.errors import CurationError
 
 
 def _session(master: str | None = None):
-    from curation.session import SparkSettings, get_session
+    from pydantic import ValidationError
 
-    return get_session(SparkSettings(master=master) if master else None)
+    from curation.errors import ConfigError
+    from curation.session import MASTER_FORMS, SparkSettings, get_session
+
+    try:
+        settings = SparkSettings(master=master) if master else None
+    except ValidationError:
+        raise ConfigError(
+            f"--master {master!r} is not a Spark master URL; use {MASTER_FORMS}"
+        ) from None
+    return get_session(settings)
 
 
 def _store(spark, engine: str = "auto"):
@@ -29,10 +40,16 @@ def _store(spark, engine: str = "auto"):
 def cmd_run(args: argparse.Namespace) -> int:
     from curation.config import load_config
     from curation.driver import run_pipeline
+    from curation.plan import check_plan
+    from curation.preflight import preflight
     from curation.run_layout import RESULT_TABLES
-    from curation.summary import SparkTables, format_stats, run_stats
+    from curation.stages import build_stage
+    from curation.summary import SparkTables, format_stats, format_totals, run_stats
 
     cfg = load_config(args.config, args.set or [])
+    # Before the JVM starts (seconds, and a stack on some failures): what needs no Spark.
+    check_plan([build_stage(s) for s in cfg.stages])
+    preflight(cfg)
     t0 = time.monotonic()
 
     def progress(msg: str) -> None:
@@ -47,10 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
     _, rows = run_stats(SparkTables(store, cfg.output), result.run_id)
     print()
-    print(
-        f"run {result.run_id}: {result.rows_in:,} documents in, {result.rows_kept:,} kept, "
-        f"{result.rows_rejected:,} rejected"
-    )
+    print(format_totals(result.run_id, rows))
     print(format_stats(rows))
     print()
     for name in RESULT_TABLES:
@@ -157,11 +171,20 @@ NO_SPARK_UNLESS_MASTER = (
 )
 
 
+VERBOSE_HELP = "on an error, show its traceback too"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="curation", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    # Also after the command (`curation run x.yaml -v`); SUPPRESS keeps a -v given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run a pipeline recipe")
+    r = sub.add_parser("run", parents=[common], help="run a pipeline recipe")
     r.add_argument("config", help="YAML recipe, e.g. conf/local_demo.yaml")
     r.add_argument(
         "--set",
@@ -172,26 +195,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--run-id", help="resume or name a run; a re-run with the same id resumes")
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("stats", help="counts per stage and reason for a run")
+    s = sub.add_parser("stats", parents=[common], help="counts per stage and reason for a run")
     s.add_argument("output_root")
     s.add_argument("--run-id", help="default: the latest finished run")
     s.add_argument("--master", help=NO_SPARK_UNLESS_MASTER)
     s.set_defaults(func=cmd_stats)
 
-    e = sub.add_parser("explain", help="why a document was kept or dropped")
+    e = sub.add_parser("explain", parents=[common], help="why a document was kept or dropped")
     e.add_argument("output_root")
     e.add_argument("--id", required=True, help="document id")
     e.add_argument("--master", help=NO_SPARK_UNLESS_MASTER)
     e.set_defaults(func=cmd_explain)
 
-    rep = sub.add_parser("report", help="a self-contained HTML report of a run")
+    rep = sub.add_parser("report", parents=[common], help="a self-contained HTML report of a run")
     rep.add_argument("output_root")
     rep.add_argument("--run-id", help="default: the latest finished run")
     rep.add_argument("-o", "--output", default="report.html", help="HTML file to write")
     rep.add_argument("--master")
     rep.set_defaults(func=cmd_report)
 
-    w = sub.add_parser("whatif", help="re-apply other thresholds to a run's stored signals")
+    w = sub.add_parser(
+        "whatif", parents=[common], help="re-apply other thresholds to a run's stored signals"
+    )
     w.add_argument("output_root")
     w.add_argument(
         "--set",
@@ -204,13 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--master")
     w.set_defaults(func=cmd_whatif)
 
-    t = sub.add_parser("train-classifier", help="train a fastText classifier from tables")
+    t = sub.add_parser(
+        "train-classifier", parents=[common], help="train a fastText classifier from tables"
+    )
     t.add_argument("config")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")
     t.add_argument("--master")
     t.set_defaults(func=cmd_train_classifier)
 
-    g = sub.add_parser("sample", help="generate the seeded sample corpus as a Delta table")
+    g = sub.add_parser(
+        "sample", parents=[common], help="generate the seeded sample corpus as a Delta table"
+    )
     g.add_argument("out", help="table path, e.g. data/sample")
     g.add_argument("--docs", type=int, default=3000)
     g.add_argument("--seed", type=int, default=42)
@@ -245,10 +274,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except CurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         # Raised, not returned: a Databricks python_wheel_task calls this entry point as a
         # function and ignores its return value, so only an exit marks the task failed.
         raise SystemExit(2) from None
+
+
+def one_line(message: str) -> str:
+    """A message on one line: a header ending in ':' then its items, joined with '; '.
+
+    >>> one_line("cfg.yaml: 2 invalid setting(s):\n  a: bad\n  b: bad")
+    'cfg.yaml: 2 invalid setting(s): a: bad; b: bad'
+    """
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {'; '.join(lines[1:])}"
+    return "; ".join(lines)
 
 
 if __name__ == "__main__":

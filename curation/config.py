@@ -13,10 +13,12 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from curation.errors import ConfigError
+from curation.existing_ids import ExistingIds
 from curation.frozen import FrozenModel
 from curation.readers import InputConfig
 from curation.session import SparkSettings
 from curation.stages import STAGE_CLASSES
+from curation.stages.tokens import TokenizerConfig
 
 # The discriminated union of every registered stage config, keyed by `kind`.
 StageConfigUnion = Annotated[
@@ -46,6 +48,22 @@ class RunConfig(FrozenModel):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stages: list[StageConfigUnion] = Field(
         default_factory=list, description="Stages in the order they run."
+    )
+    # skip by default: a daily run over an overlapping crawl must neither duplicate what the root
+    # holds nor change it unasked. replace is for sources that re-publish edited documents under
+    # the same id. Top level, not under input: it is about the output root's contents.
+    existing_ids: ExistingIds = Field(
+        "skip",
+        description="A row whose id an earlier run into this output root decided (kept, or "
+        "dropped by a stage): 'skip' rejects it in stage read as read:already_present; "
+        "'replace' processes it as new, and the earlier version leaves documents (moved to "
+        "rejected as read:replaced) and dedup_index.",
+    )
+    # No default tokenizer: token counts are only reported for the tokenizer a user trains with.
+    tokenizer: TokenizerConfig | None = Field(
+        None,
+        description="A tokenizer.json path (or {path, add_special_tokens, count_eos_token}): "
+        "adds n_tokens in the first row pass; stats, what-if and the report then sum it.",
     )
 
     @field_validator("stages")

@@ -6,7 +6,8 @@ work table ``_runs/<run_id>/segment_<i>`` in one idempotent commit, so a failed 
 the same id resumes after the last committed segment and ends with exactly the rows an
 uninterrupted run would. Decisions of row stages are applied when a work table is read back, from
 the stored signals. At the end the run appends ``documents``, ``rejected`` and ``stats``, each an
-idempotent commit keyed by the run id.
+idempotent commit keyed by the run id. Rows whose id an earlier run into the root decided are
+skipped or replace the earlier version, as the recipe's ``existing_ids`` says (``existing_ids.py``).
 """
 
 from __future__ import annotations
@@ -23,31 +24,27 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from curation import columns as C
+from curation import existing_ids as existing
 from curation.config import RunConfig
 from curation.delta import DeltaStore, open_store
-from curation.errors import ConfigError, InvariantError, PlanError
+from curation.errors import ConfigError, InvariantError
+from curation.plan import Segment, check_plan, input_renames, plan
+from curation.preflight import preflight
 from curation.progress import Heartbeat
 from curation.readers import READ_STAGE, read_documents
 from curation.run_layout import DOCUMENTS, REJECTED, STATS, RunLayout, app_id
 from curation.session import get_session
-from curation.stages import RowStage, ShuffleStage, Stage, build_stage
+from curation.stages import ShuffleStage, Stage, build_stage
 from curation.stages.base import NO_CUTOFFS, Cutoffs, ensure_decision_columns
 from curation.stages.rowwise import decide, score
-from curation.stats_table import STATS_SCHEMA, StageStats, stats_rows
-
-
-@dataclass
-class Segment:
-    index: int
-    stages: list[Stage]
-
-    @property
-    def is_shuffle(self) -> bool:
-        return isinstance(self.stages[0], ShuffleStage)
-
-    @property
-    def label(self) -> str:
-        return "+".join(s.name for s in self.stages) or READ_STAGE
+from curation.stages.tokens import TokenCount, with_token_count
+from curation.stats_table import (
+    STATS_SCHEMA,
+    SegmentCounts,
+    StageStats,
+    add_token_columns,
+    stats_rows,
+)
 
 
 @dataclass
@@ -69,62 +66,6 @@ Progress = Callable[[str], None]
 AfterSegment = Callable[["Segment"], None]
 
 
-def plan(stages: Sequence[Stage]) -> list[Segment]:
-    """Group stages into segments: runs of row stages fuse, shuffle stages stand alone."""
-    segments: list[Segment] = []
-    for stage in stages:
-        # A stage that rewrites `text` starts a new pass: fused behind earlier stages, it would
-        # also rewrite rows they drop, and `rejected` must hold the text the dropping stage saw.
-        fuse = (
-            isinstance(stage, RowStage)
-            and segments
-            and not segments[-1].is_shuffle
-            and not rewrites_text(stage)
-        )
-        if fuse:
-            segments[-1].stages.append(stage)
-        else:
-            segments.append(Segment(len(segments), [stage]))
-    return segments
-
-
-def rewrites_text(stage: Stage) -> bool:
-    return any(f.name == C.TEXT for f in stage.output_fields())
-
-
-def check_plan(stages: Sequence[Stage], input_columns: Sequence[str] | None = None) -> None:
-    """Fail before any stage runs if a stage needs a column nothing before it produces.
-
-    With ``input_columns`` None (the input not yet opened) only ordering mistakes are reported:
-    a column some later stage produces. Columns no stage produces may still come from the input.
-    """
-    available = set(input_columns or ()) | {C.ID, C.TEXT, *C.DECISION_COLUMNS}
-    producers: dict[str, list[str]] = {}
-    for stage in stages:
-        for f in stage.output_fields():
-            producers.setdefault(f.name, []).append(stage.name)
-    problems = []
-    for stage in stages:
-        for col in stage.requires():
-            if col not in available:
-                later = producers.get(col)
-                if not later and input_columns is None:
-                    continue
-                hint = (
-                    f"it is produced by {', '.join(later)}, which must run earlier"
-                    if later
-                    else "no stage produces it and the input does not have it"
-                )
-                problems.append(f"stage {stage.name!r} needs column {col!r}: {hint}")
-        available |= {f.name for f in stage.output_fields()}
-        if isinstance(stage, ShuffleStage) or any(
-            f.name == C.DUP_OF for f in stage.output_fields()
-        ):
-            available.add(C.DUP_OF)
-    if problems:
-        raise PlanError("the plan does not fit together:\n  " + "\n  ".join(problems))
-
-
 class Pipeline:
     """Runs a RunConfig. Build it with a session and a Delta store; call ``run``."""
 
@@ -144,8 +85,9 @@ class Pipeline:
         self.layout = RunLayout(cfg.output)
         self.progress = progress or (lambda msg: None)
         self.after_segment = after_segment or (lambda seg: None)
-        self.stages: list[Stage] = (
-            list(stages) if stages is not None else [build_stage(s) for s in cfg.stages]
+        self.stages: list[Stage] = with_token_count(
+            cfg.tokenizer,
+            list(stages) if stages is not None else [build_stage(s) for s in cfg.stages],
         )
         self.segments = plan(self.stages)
         # Per segment: its decided rows and each row stage's cutoffs, computed once per run.
@@ -156,12 +98,15 @@ class Pipeline:
     def run(self, run_id: str | None = None) -> RunResult:
         run_id = run_id or new_run_id()
         check_plan(self.stages)
+        preflight(self.cfg)
         self._claim_run(run_id)
         started = time.monotonic()
         for stage in self.stages:
             stage.prepare(self.spark)
 
-        source = read_documents(self.spark, self.cfg.input, self.store)
+        source = self._apply_existing_ids(
+            read_documents(self.spark, self.cfg.input, self.store, self._check_fields), run_id
+        )
         check_plan(self.stages, source.columns)
 
         stats: list[StageStats] = []
@@ -199,10 +144,16 @@ class Pipeline:
                         f"segment {seg.label!r} returned {seg_stats[0].rows_in} rows for "
                         f"{expected} rows in: a stage lost or invented rows"
                     )
+                if seg_stats[0].tokens_in != stats[-1].tokens_kept:
+                    raise InvariantError(
+                        f"segment {seg.label!r} returned {seg_stats[0].tokens_in} tokens for "
+                        f"{stats[-1].tokens_kept} in: a stage changed or dropped {C.N_TOKENS}"
+                    )
             for s in seg_stats:
+                tokens = "" if s.tokens_in is None else f"  tokens dropped {s.tokens_dropped:>12,}"
                 self.progress(
                     f"[{s.stage}] {s.seconds:7.1f}s  in {s.rows_in:>10,}  kept {s.rows_kept:>10,}"
-                    f"  dropped {s.rows_dropped:>10,}"
+                    f"  dropped {s.rows_dropped:>10,}{tokens}"
                 )
             stats.extend(seg_stats)
             current = decided.filter(F.col(C.DROP_REASON).isNull())
@@ -211,6 +162,11 @@ class Pipeline:
         result = self._commit_outputs(run_id, stats, total_in or 0, time.monotonic() - started)
         result.resumed_segments = resumed
         return result
+
+    def _check_fields(self, fields: Sequence[str]) -> dict[str, str]:
+        """The reader's hook: refuse or rename input fields named like the run's columns."""
+        prefix = self.cfg.input.rename_colliding
+        return input_renames(self.stages, fields, prefix, self.store.engine)
 
     # -- segments ----------------------------------------------------------------------------
 
@@ -221,7 +177,8 @@ class Pipeline:
         if seg.is_shuffle:
             stage: ShuffleStage = seg.stages[0]  # type: ignore[assignment]
             live = rows_in.filter(F.col(C.DROP_REASON).isNull())
-            aux = {name: self._read_aux(name, run_id) for name in stage.aux_tables()}
+            decided = self._decided_ids(run_id, seg, rows_in)
+            aux = {name: self._read_aux(name, run_id, decided) for name in stage.aux_tables()}
             result = stage.apply(live, aux)
             for name, aux_rows in result.aux.items():
                 self.store.write(
@@ -254,53 +211,65 @@ class Pipeline:
     def _segment_stats(
         self, seg: Segment, decided: DataFrame, seconds: float
     ) -> tuple[list[StageStats], int]:
-        counts = {
-            (r[C.DROP_STAGE], r[C.DROP_REASON]): r["n"]
-            for r in decided.groupBy(C.DROP_STAGE, C.DROP_REASON)
-            .agg(F.count(F.lit(1)).alias("n"))
-            .collect()
-        }
+        counts = SegmentCounts.of(decided)  # one aggregation: rows and tokens per reason
         cutoffs = self._decided_cache[seg.index][1] if seg.index in self._decided_cache else {}
-        total = sum(counts.values())
-        kept = counts.get((None, None), 0)
         out: list[StageStats] = []
-        remaining = total
+        remaining, tokens_left = counts.total, counts.total_tokens
         if seg.index == 0:
-            read_drops = {r: n for (s, r), n in counts.items() if s == READ_STAGE}
             out.append(
-                StageStats(
-                    READ_STAGE, READ_STAGE, total, total - sum(read_drops.values()), read_drops, 0.0
+                counts.stage(
+                    READ_STAGE,
+                    READ_STAGE,
+                    remaining,
+                    tokens_left,
+                    0.0,
+                    self._existing_ids_details(decided),
                 )
             )
-            remaining = out[-1].rows_kept
+            remaining, tokens_left = out[-1].rows_kept, out[-1].tokens_kept
         for stage in seg.stages:
-            drops = {r: n for (s, r), n in counts.items() if s == stage.name}
+            if isinstance(stage, TokenCount):
+                continue  # it decides nothing: its column is in the counts, not in the funnel
             details = {"fused_with": [s.name for s in seg.stages]} if len(seg.stages) > 1 else {}
             details.update(stage.run_details(cutoffs.get(stage.name, NO_CUTOFFS)))
-            st = StageStats(
-                stage.name,
-                stage.config.kind,
-                remaining,
-                remaining - sum(drops.values()),
-                drops,
-                seconds,
-                details,
-            )
-            out.append(st)
-            remaining = st.rows_kept
-        if remaining != kept:
+            kind = stage.config.kind
+            out.append(counts.stage(stage.name, kind, remaining, tokens_left, seconds, details))
+            remaining, tokens_left = out[-1].rows_kept, out[-1].tokens_kept
+        if remaining != counts.kept:
             raise InvariantError(
-                f"segment {seg.label!r}: {kept} rows kept but the stages account for {remaining}; "
-                f"decision columns name an unknown stage: {sorted(k for k in counts if k[0])}"
+                f"segment {seg.label!r}: {counts.kept} rows kept but the stages account for "
+                f"{remaining}; decision columns name an unknown stage: "
+                f"{sorted(k for k in counts.rows if k[0])}"
             )
-        return out, kept
+        return out, counts.kept
 
-    def _read_aux(self, name: str, run_id: str) -> DataFrame | None:
+    def _read_aux(self, name: str, run_id: str, decided: DataFrame) -> DataFrame | None:
         path = self.layout.table(name)
         if not self.store.exists(path):
             return None
-        # Rows this run committed before a crash must not count as prior documents on resume.
-        return self.store.read(path).filter(F.col("run_id") != F.lit(run_id))
+        # Rows this run committed before a crash must not count as prior documents on resume,
+        # nor rows about documents this run decides again (their earlier versions).
+        earlier = self.store.read(path).filter(F.col("run_id") != F.lit(run_id))
+        return existing.without_superseded(earlier, decided)
+
+    # -- ids the root already holds (curation/existing_ids.py) ------------------------------
+
+    def _apply_existing_ids(self, source: DataFrame, run_id: str) -> DataFrame:
+        """The reader's rows with the recipe's ``existing_ids`` policy applied."""
+        held = existing.held_ids(self.store, self.layout, run_id)
+        return existing.apply_policy(source, held, self.cfg.existing_ids)
+
+    def _decided_ids(self, run_id: str, seg: Segment, rows_in: DataFrame) -> DataFrame:
+        """Ids this run decides, from its first segment's rows (``rows_in`` when ``seg`` is it)."""
+        first = rows_in if seg.index == 0 else self.store.read(self.layout.segment(run_id, 0))
+        return existing.decided_ids(first)
+
+    def _existing_ids_details(self, first_rows: DataFrame) -> dict[str, object]:
+        """The read stage's stats details: what ``replace`` replaced (``skip``'s rejects are a
+        drop reason, counted like any other)."""
+        if self.cfg.existing_ids != "replace":
+            return {}
+        return {"existing_ids": "replace", "replaced": existing.replaced_count(first_rows)}
 
     # -- outputs -----------------------------------------------------------------------------
 
@@ -325,12 +294,19 @@ class Pipeline:
         for f in kept.schema.fields:
             if f.name not in rejected.columns:
                 rejected = rejected.withColumn(f.name, F.lit(None).cast(f.dataType))
-        kept = kept.drop(C.DUP_OF) if C.DUP_OF in kept.columns else kept
+        kept = kept.drop(C.DUP_OF, existing.REPLACES)
+        rejected = rejected.drop(existing.REPLACES)
         # The run id on every output row ties it to its stats, config and lineage.
         kept = kept.withColumn("run_id", F.lit(run_id))
         rejected = rejected.withColumn("run_id", F.lit(run_id))
-        self._commit_table(DOCUMENTS, kept, run_id)
+        # rejected first, then the earlier versions' deletion, then documents: a crash in
+        # between never leaves two versions of a document in documents (existing_ids.py).
+        decided = existing.decided_ids(work[segments[0].index])
+        if self.cfg.existing_ids == "replace":
+            rejected = existing.with_moved_rows(rejected, self.store, self.layout, decided, run_id)
         self._commit_table(REJECTED, rejected, run_id)
+        existing.delete_superseded(self.store, self.layout, decided, run_id, self.cfg.existing_ids)
+        self._commit_table(DOCUMENTS, kept, run_id)
         rows_kept = stats[-1].rows_kept if stats else total_in
         rows_rejected = sum(s.rows_dropped for s in stats)
         if total_in != rows_kept + rows_rejected:
@@ -338,6 +314,12 @@ class Pipeline:
                 f"run {run_id}: {total_in} rows in but {rows_kept} kept + {rows_rejected} rejected"
             )
         stat_rows = stats_rows(run_id, stats, total_in, rows_kept, rows_rejected, seconds)
+        rewritten = add_token_columns(self.store, self.layout.stats)
+        if rewritten is not None:
+            self.progress(
+                f"[stats] the stats table predates token columns: added them "
+                f"({rewritten:,} rows rewritten in one commit)"
+            )
         self._commit_table(STATS, self.spark.createDataFrame(stat_rows, STATS_SCHEMA), run_id)
         return RunResult(run_id, self.cfg.output, stats, total_in, rows_kept, rows_rejected)
 
@@ -360,8 +342,8 @@ class Pipeline:
         if previous is not None:
             if previous.get("fingerprint") != fingerprint:
                 raise ConfigError(
-                    f"run id {run_id!r} was started with a different input, output or stages; "
-                    "re-run it with the same config, or use a new --run-id"
+                    f"run id {run_id!r} was started with a different input, output, stages or "
+                    "existing_ids; re-run it with the same config, or use a new --run-id"
                 )
             return
         self.layout.write_record(
@@ -376,8 +358,14 @@ class Pipeline:
 
 
 def config_fingerprint(cfg: RunConfig) -> str:
-    """What must match for a resumed run to produce the same result: input, output and stages."""
+    """What must match for a resumed run to produce the same result: input, output, stages and
+    the existing-ids policy and the tokenizer (its column is in every work table)."""
     body = cfg.model_dump(mode="json", include={"input", "output", "stages"})
+    # Each only when not the default, so runs recorded before the setting existed still resume.
+    if cfg.existing_ids != "skip":
+        body["existing_ids"] = cfg.existing_ids
+    if cfg.tokenizer is not None:
+        body["tokenizer"] = cfg.tokenizer.model_dump(mode="json")
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,10 +1,11 @@
 """Model files: ship them from the driver to executors once, load them once per Python worker.
 
-A stage that needs a model file (fastText quality or language ID, a toxicity model) calls
-``ship_model(spark, path)`` in its ``prepare`` hook on the driver and keeps the returned
-``ModelRef`` (small, picklable). Its scorer, running in a Python worker, calls
-``load_fasttext(ref)`` (or ``cached_model(ref, loader)`` for other formats) and gets the model
-from a per-process cache, so a reused worker loads it once however many batches and tasks it runs.
+A stage that needs a model file (fastText quality or language ID, a toxicity model, the run's
+tokenizer) calls ``ship_model(spark, path)`` in its ``prepare`` hook on the driver and keeps the
+returned ``ModelRef`` (small, picklable). Its scorer, running in a Python worker, calls
+``load_fasttext(ref)`` or ``load_tokenizer(ref)`` (or ``cached_model(ref, loader)`` for other
+formats) and gets the model from a per-process cache, so a reused worker loads it once however
+many batches and tasks it runs.
 
 How the file reaches the workers:
 
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from curation.errors import ConfigError
+from curation.text.tokens import whole_document
 
 T = TypeVar("T")
 
@@ -252,6 +254,18 @@ def _fasttext_loader(path: str) -> Any:
     import fasttext
 
     return fasttext.load_model(path)
+
+
+def load_tokenizer(ref: ModelRef) -> Any:
+    """The ``tokenizers`` tokenizer in the ``tokenizer.json`` of ``ref``, loaded once per Python
+    worker, with truncation and padding off (counts are of whole documents)."""
+    return cached_model(ref, _tokenizer_loader)
+
+
+def _tokenizer_loader(path: str) -> Any:
+    from tokenizers import Tokenizer
+
+    return whole_document(Tokenizer.from_file(path))
 
 
 def load_count(ref_or_path: ModelRef | str) -> int:

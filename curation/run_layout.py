@@ -111,6 +111,18 @@ class RunLayout:
         with loc.fs.open_output_stream(loc.fs_path) as fh:
             fh.write(json.dumps(body, indent=2).encode())
 
+    def started_runs(self) -> list[str]:
+        """Ids of the runs started under this root (those with a run record), sorted."""
+        loc = Location.of(self.table(RUNS))
+        if loc.fs.get_file_info(loc.fs_path).type != pafs.FileType.Directory:
+            return []
+        dirs = loc.fs.get_file_info(pafs.FileSelector(loc.fs_path))
+        records = [
+            posixpath.join(d.path, RECORD) for d in dirs if d.type == pafs.FileType.Directory
+        ]
+        found = loc.fs.get_file_info(records)
+        return sorted(posixpath.basename(posixpath.dirname(f.path)) for f in found if f.is_file)
+
     def load_record(self, run_id: str) -> dict[str, Any]:
         """The record of a finished or started run, with a readable error if it has none."""
         body = self.read_record(run_id)

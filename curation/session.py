@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pyspark.sql import SparkSession
 
 from curation.frozen import FrozenModel
@@ -25,6 +26,23 @@ RUNTIME_DEFAULTS = {
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.session.timeZone": "UTC",
 }
+
+
+# The master URLs Spark parses (SparkContext.createTaskScheduler): local[N], local[N,F] with N
+# threads or * and F retries, local-cluster for tests, yarn, and a scheme URL (spark://, k8s://,
+# or a plugin's). Checked here so a typo is one line naming the field, not a JVM stack.
+_MASTER_URL = re.compile(
+    r"local(\[(\*|[1-9]\d*)(\s*,\s*[1-9]\d*)?\])?|local-cluster\[\s*\d+\s*(,\s*\d+\s*){2}\]"
+    r"|yarn|[A-Za-z][A-Za-z0-9+.-]*://\S+"
+)
+MASTER_FORMS = "local, local[N], local[*], local[N,F], spark://HOST:PORT, yarn or k8s://HOST:PORT"
+
+
+def check_master(master: str) -> str:
+    """``master`` if Spark can parse it, else ValueError naming the forms it accepts."""
+    if not _MASTER_URL.fullmatch(master):
+        raise ValueError(f"not a Spark master URL; use {MASTER_FORMS}")
+    return master
 
 
 class SparkSettings(FrozenModel):
@@ -59,6 +77,11 @@ class SparkSettings(FrozenModel):
         pattern=r"^sc://",
         description="Spark Connect server (sc://host:port); when set, the run is a Connect client.",
     )
+
+    @field_validator("master")
+    @classmethod
+    def _master_url(cls, master: str) -> str:
+        return check_master(master)
 
 
 def default_driver_memory() -> str:
@@ -110,7 +133,21 @@ def get_session(settings: SparkSettings | None = None) -> SparkSession:
     _apply_runtime_defaults(spark)
     if not submitted:
         spark.sparkContext.setLogLevel("WARN")
+        _quiet_file_sink_probe(spark)
     return spark
+
+
+# Spark asks whether a single input path is a streaming sink's output; for a glob or a missing
+# path the answer is a WARN with a Java stack (on every read of data/*.jsonl), before the one-line
+# error a missing path gets. Batch reads never need that answer, so the logger is raised to ERROR.
+_FILE_SINK_LOGGER = "org.apache.spark.sql.execution.streaming.sinks.FileStreamSink"
+
+
+def _quiet_file_sink_probe(spark: SparkSession) -> None:
+    jvm = spark._jvm  # noqa: SLF001 - log4j has no Python API
+    with contextlib.suppress(Exception):  # another logging backend: its default stands
+        level = jvm.org.apache.logging.log4j.Level.ERROR
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(_FILE_SINK_LOGGER, level)
 
 
 def launched_by_spark() -> bool:

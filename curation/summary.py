@@ -14,8 +14,11 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.delta import DeltaStore, is_delta_table, read_arrow
 from curation.errors import CurationError
-from curation.run_layout import DOCUMENTS, ROW_TABLES, STATS, RunLayout
-from curation.stats_table import RUN_ROW
+from curation.run_layout import DOCUMENTS, ROW_TABLES, RUNS, STATS, RunLayout
+from curation.stats_table import RUN_ROW, TOKEN_COLUMNS
+
+# What the counts table says instead of token columns for a run that counted none.
+NO_TOKENIZER = "tokens: no tokenizer in the recipe (set tokenizer: to a tokenizer.json to count)"
 
 
 class ResultTables(Protocol):
@@ -67,10 +70,26 @@ class ArrowTables:
 
 def _stats_rows(tables: ResultTables) -> list[dict]:
     if not tables.exists(STATS):
+        started = RunLayout(tables.root).started_runs()
+        if started:
+            raise CurationError(_unfinished(started, tables.root))
         raise CurationError(
             f"no '{STATS}' table under {tables.root!r}: is this a curation output root?"
         )
     return tables.rows(STATS)
+
+
+def _unfinished(run_ids: list[str], root: str) -> str:
+    """Runs with a record but no stats: the stats commit is a run's last, so they have not ended."""
+    runs = ("run " if len(run_ids) == 1 else "runs ") + ", ".join(repr(r) for r in run_ids)
+    has = "has" if len(run_ids) == 1 else "have"
+    run_id = run_ids[0] if len(run_ids) == 1 else "ID"
+    return (
+        f"{runs} under {root!r} {has} not finished: started (a record in "
+        f"{RunLayout(root).table(RUNS)}) but no stats committed, so still running or died before "
+        f"the last commit; finish by re-running the recipe with the same run id (curation run "
+        f"RECIPE --run-id {run_id}), which resumes after the last commit"
+    )
 
 
 def _latest(stats: list[dict], root: str) -> str:
@@ -90,29 +109,71 @@ def run_stats(tables: ResultTables, run_id: str | None = None) -> tuple[str, lis
     stats = _stats_rows(tables)  # read once: the latest run is picked from the same rows
     run_id = run_id or _latest(stats, tables.root)
     rows = [r for r in stats if r["run_id"] == run_id]
+    if not rows and run_id in RunLayout(tables.root).started_runs():
+        raise CurationError(_unfinished([run_id], tables.root))
     if not rows:
         raise CurationError(f"run {run_id!r} has no stats under {tables.root!r}")
+    for r in rows:  # a table written before the token columns existed has none
+        for column in TOKEN_COLUMNS:
+            r.setdefault(column, None)
     # Per stage: its total line (reason null) first, then its reasons.
     rows.sort(key=lambda r: (r["stage_index"], r["reason"] is not None, r["reason"] or ""))
     return run_id, rows
 
 
+def has_tokens(rows: list[dict]) -> bool:
+    """Whether the run counted tokens (its recipe named a tokenizer)."""
+    return any(r.get("tokens_in") is not None for r in rows if r["stage"] == RUN_ROW)
+
+
 def format_stats(rows: list[dict]) -> str:
-    """The counts table a person reads at the end of a run: one line per stage and per reason."""
-    header = f"{'stage':<22} {'reason':<38} {'rows in':>12} {'kept':>12} {'dropped':>12} {'sec':>8}"
+    """The counts table a person reads at the end of a run: one line per stage and per reason,
+    documents and (when the run counted them) tokens in, kept and dropped."""
+    tokens = has_tokens(rows)
+    header = f"{'stage':<22} {'reason':<38} {'rows in':>12} {'kept':>12} {'dropped':>12}"
+    if tokens:
+        header += f" {'tokens in':>14} {'tokens kept':>14} {'tokens dropped':>14}"
+    header += f" {'sec':>8}"
     lines = [header, "-" * len(header)]
     for r in rows:
+        t_in, t_kept, t_dropped = (_count(r.get(c)) for c in TOKEN_COLUMNS)
         if r["reason"] is None:
             name = r["stage"] if r["stage"] != RUN_ROW else "TOTAL"
             if r["stage"] == RUN_ROW:
                 lines.append("-" * len(header))
-            lines.append(
+            line = (
                 f"{name:<22} {'':<38} {r['rows_in']:>12,} {r['rows_kept']:>12,} "
-                f"{r['rows_dropped']:>12,} {r['seconds']:>8.1f}"
+                f"{r['rows_dropped']:>12,}"
             )
+            if tokens:
+                line += f" {t_in:>14} {t_kept:>14} {t_dropped:>14}"
+            lines.append(line + f" {r['seconds']:>8.1f}")
         else:
-            lines.append(f"{'':<22} {r['reason']:<38} {'':>12} {'':>12} {r['rows_dropped']:>12,}")
+            line = f"{'':<22} {r['reason']:<38} {'':>12} {'':>12} {r['rows_dropped']:>12,}"
+            lines.append(line + (f" {'':>14} {'':>14} {t_dropped:>14}" if tokens else ""))
+    if not tokens:
+        lines.append(NO_TOKENIZER)
     return "\n".join(lines)
+
+
+def format_totals(run_id: str, rows: list[dict]) -> str:
+    """One line: documents (and tokens) in, kept and rejected by run ``run_id``."""
+    run = next(r for r in rows if r["stage"] == RUN_ROW)
+    line = (
+        f"run {run_id}: {run['rows_in']:,} documents in, {run['rows_kept']:,} kept, "
+        f"{run['rows_dropped']:,} rejected"
+    )
+    if run.get("tokens_in") is None:
+        return line
+    return line + (
+        f"; {run['tokens_in']:,} tokens in, {run['tokens_kept']:,} kept, "
+        f"{run['tokens_dropped']:,} dropped"
+    )
+
+
+def _count(value: int | None) -> str:
+    """A count with thousands separators; ``-`` where the row has none (not an estimate)."""
+    return "-" if value is None else f"{value:,}"
 
 
 def explain(tables: ResultTables, doc_id: str, max_text: int = 300) -> dict:

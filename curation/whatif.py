@@ -8,6 +8,10 @@ recomputed, and only a small aggregate reaches the driver.
 >>> result = whatif(spark, store, "out", ["stages.length.min_words=80"])
 >>> print(result.format())
 
+When the run counted tokens (its recipe named a tokenizer, so rows have ``n_tokens``), every line
+shows tokens next to documents, summed in the same aggregation: what a threshold costs in
+training tokens. Without them the table says so instead of estimating.
+
 What cannot be recomputed is said, never guessed: a row that a looser threshold lets through to a
 stage that never saw it in the run has no signals for that stage, and a shuffle stage (dedup)
 cannot re-choose survivors. Such rows are counted as *unknown* and each such stage gets a note.
@@ -26,13 +30,13 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.config import RunConfig, apply_override, stage_index, validate_config
 from curation.delta import DeltaStore
-from curation.driver import plan
 from curation.errors import ConfigError, CurationError
+from curation.plan import plan
 from curation.readers import READ_STAGE
 from curation.run_layout import RunLayout
 from curation.stages import STAGES_BY_KIND, RowStage, ShuffleStage, Stage, build_stage
 from curation.stages.base import with_decision
-from curation.summary import SparkTables, run_stats
+from curation.summary import NO_TOKENIZER, SparkTables, run_stats
 
 # Columns added to the compared rows; the underscore keeps them clear of signal names.
 RUN_STAGE, RUN_REASON = "run_drop_stage", "run_drop_reason"
@@ -43,9 +47,6 @@ _GONE = "_whatif_gone"
 _UNKNOWN_REASON = "whatif:unknown"
 KEPT = "(kept)"
 UNKNOWN = "(unknown)"
-
-
-# -- reading a finished run -------------------------------------------------------------------
 
 
 # -- the result -------------------------------------------------------------------------------
@@ -63,16 +64,31 @@ class Change:
 
 @dataclass(frozen=True)
 class Line:
-    """Rows one stage dropped for one reason (or passed, ``reason == KEPT``), run vs what-if."""
+    """Rows one stage dropped for one reason (or passed, ``reason == KEPT``), run vs what-if;
+    and their tokens (None when the run counted none)."""
 
     stage: str
     reason: str
     run: int
     whatif: int
+    run_tokens: int | None = None
+    whatif_tokens: int | None = None
 
     @property
     def delta(self) -> int:
         return self.whatif - self.run
+
+
+@dataclass(frozen=True)
+class TokenTotals:
+    """The run's tokens: in, kept by the run and by the what-if, and those that moved."""
+
+    total: int
+    kept_run: int
+    kept_whatif: int
+    unknown: int
+    newly_dropped: int
+    newly_kept: int
 
 
 @dataclass
@@ -94,35 +110,31 @@ class WhatIfResult:
     newly_kept: int
     notes: list[str] = field(default_factory=list)
     decisions: DataFrame | None = None
+    tokens: TokenTotals | None = None  # None: the run counted no tokens
 
     def format(self) -> str:
-        """The table a person reads: one line per stage and reason, run vs what-if."""
+        """The table a person reads: one line per stage and reason, run vs what-if, in
+        documents and (when the run counted them) tokens."""
+        t = self.tokens
         out = [f"what-if for run {self.run_id}: {self.total:,} documents"]
+        out[0] += f", {t.total:,} tokens" if t else ""
         if self.changes:
             out.append("changes:")
             out += [f"  {c.stage}.{c.field}: {c.before!r} -> {c.after!r}" for c in self.changes]
         else:
             out.append("changes: none (the run's own thresholds)")
         header = f"{'stage':<22} {'reason':<38} {'run':>12} {'what-if':>12} {'change':>10}"
+        header += f" {'run tokens':>14} {'what-if tokens':>14} {'change':>12}" if t else ""
         out += ["", header, "-" * len(header)]
         for ln in self.lines:
-            change = f"{ln.delta:+,}" if ln.delta else "0"
-            out.append(
-                f"{ln.stage:<22} {ln.reason:<38} {ln.run:>12,} {ln.whatif:>12,} {change:>10}"
-            )
+            tokens = (ln.run_tokens, ln.whatif_tokens) if t else None
+            out.append(_row(ln.stage, ln.reason, (ln.run, ln.whatif), tokens))
         out.append("-" * len(header))
-        kept_change = self.kept_whatif - self.kept_run
-        out.append(
-            f"{'TOTAL':<22} {KEPT:<38} {self.kept_run:>12,} {self.kept_whatif:>12,} "
-            f"{(f'{kept_change:+,}' if kept_change else '0'):>10}"
-        )
+        tokens = (t.kept_run, t.kept_whatif) if t else None
+        out.append(_row("TOTAL", KEPT, (self.kept_run, self.kept_whatif), tokens))
         if self.unknown:
-            out.append(f"{'':<22} {UNKNOWN:<38} {'':>12} {self.unknown:>12,}")
-        out.append("")
-        out.append(
-            f"documents newly dropped: {self.newly_dropped:,}; newly kept: {self.newly_kept:,}"
-            + (f"; outcome unknown: {self.unknown:,}" if self.unknown else "")
-        )
+            out.append(_row("", UNKNOWN, (None, self.unknown), (None, t.unknown) if t else None))
+        out += ["", _moved("documents", self), _moved("tokens", t) if t else NO_TOKENIZER]
         if self.notes:
             out.append("notes:")
             out += [f"  - {n}" for n in self.notes]
@@ -238,11 +250,16 @@ def compare(
     For notebooks with custom stages: ``stages`` must have the names and order of the run's.
     """
     decisions = replay(rows, stages)
-    # The only collect: one row per (run outcome, what-if outcome) pair.
+    counted = C.N_TOKENS in decisions.columns
+    sums = [F.count(F.lit(1)).alias("n")]
+    if counted:  # a row without text (an unreadable record) holds no tokens
+        sums.append(F.coalesce(F.sum(C.N_TOKENS), F.lit(0)).alias("t"))
+    # The only collect: one row per (run outcome, what-if outcome) pair, rows and tokens.
     groups = [
         (r[RUN_STAGE], r[RUN_REASON], r[C.DROP_STAGE], r[C.DROP_REASON], r[UNKNOWN_AT], r["n"])
+        + ((int(r["t"]),) if counted else ())
         for r in decisions.groupBy(RUN_STAGE, RUN_REASON, C.DROP_STAGE, C.DROP_REASON, UNKNOWN_AT)
-        .agg(F.count(F.lit(1)).alias("n"))
+        .agg(*sums)
         .collect()
     ]
     names = [s.name for s in stages]
@@ -253,14 +270,16 @@ def compare(
             f"its config ({', '.join(names) or 'none'}); was it run with custom stages? Pass "
             "them to curation.whatif.compare"
         )
-    lines, totals = _lines(groups, names)
+    docs = _tally(groups, names, DOCS)
+    tokens = _tally(groups, names, TOKENS) if counted else None
     return WhatIfResult(
         run_id=run_id,
         changes=list(changes),
-        lines=lines,
+        lines=_lines(names, docs, tokens),
         decisions=decisions,
         notes=_notes(groups, stages),
-        **totals,
+        tokens=TokenTotals(**tokens.totals) if tokens else None,
+        **docs.totals,
     )
 
 
@@ -348,61 +367,101 @@ def _pos(stage: str | None, names: Sequence[str]) -> float:
     return names.index(stage) if stage in names else float("inf")
 
 
-def _lines(groups: list[tuple], names: Sequence[str]) -> tuple[list[Line], dict[str, int]]:
-    """Per stage: each reason's drops and the rows passing it, in the run and in the what-if."""
-    run_drop: dict[tuple[str, str], int] = {}
-    new_drop: dict[tuple[str, str], int] = {}
-    total = kept_run = kept_new = unknown = newly_dropped = newly_kept = 0
-    run_pos: list[tuple[float, int]] = []
-    new_pos: list[tuple[float, int]] = []
-    for rs, rr, ns, nr, unk, n in groups:
-        total += n
-        if rs is not None:
-            run_drop[(rs, rr)] = run_drop.get((rs, rr), 0) + n
-        if unk is not None:
-            unknown += n
-            new_drop[(unk, UNKNOWN)] = new_drop.get((unk, UNKNOWN), 0) + n
-            new_pos.append((_pos(unk, names), n))
-        elif ns is not None:
-            new_drop[(ns, nr)] = new_drop.get((ns, nr), 0) + n
-            new_pos.append((_pos(ns, names), n))
-        else:
-            new_pos.append((float("inf"), n))
-        run_pos.append((_pos(rs, names), n))
-        kept_run += n if rs is None else 0
-        kept_new += n if (ns is None and unk is None) else 0
-        newly_dropped += n if (rs is None and ns is not None and unk is None) else 0
-        newly_kept += n if (rs is not None and ns is None and unk is None) else 0
+# Where a group's weight is in its tuple: documents, and tokens when the run counted them.
+DOCS, TOKENS = 5, 6
 
+
+@dataclass
+class _Tally:
+    """One weight (documents or tokens) per stage and reason, in the run and in the what-if."""
+
+    run_drop: dict[tuple[str, str], int]
+    new_drop: dict[tuple[str, str], int]
+    run_pos: list[tuple[float, int]]  # (position of the stage that dropped it, weight)
+    new_pos: list[tuple[float, int]]
+    totals: dict[str, int]
+
+    def passed(self, here: int) -> tuple[int, int]:
+        """Weight passing the stage at position ``here``, in the run and in the what-if."""
+        return (
+            sum(n for p, n in self.run_pos if p > here),
+            sum(n for p, n in self.new_pos if p > here),
+        )
+
+
+def _tally(groups: list[tuple], names: Sequence[str], weight: int) -> _Tally:
+    """Add up ``groups`` by their element ``weight`` (DOCS or TOKENS)."""
+    names_of_totals = ("total", "kept_run", "kept_whatif", "unknown", "newly_dropped", "newly_kept")
+    t = _Tally({}, {}, [], [], dict.fromkeys(names_of_totals, 0))
+    for g in groups:
+        rs, rr, ns, nr, unk, n = *g[:5], g[weight]
+        decided = unk is None  # the what-if's outcome is known
+        if rs is not None:
+            t.run_drop[(rs, rr)] = t.run_drop.get((rs, rr), 0) + n
+        if not decided:
+            t.new_drop[(unk, UNKNOWN)] = t.new_drop.get((unk, UNKNOWN), 0) + n
+            t.new_pos.append((_pos(unk, names), n))
+        elif ns is not None:
+            t.new_drop[(ns, nr)] = t.new_drop.get((ns, nr), 0) + n
+            t.new_pos.append((_pos(ns, names), n))
+        else:
+            t.new_pos.append((float("inf"), n))
+        t.run_pos.append((_pos(rs, names), n))
+        for name, applies in (
+            ("total", True),
+            ("unknown", not decided),
+            ("kept_run", rs is None),
+            ("kept_whatif", decided and ns is None),
+            ("newly_dropped", decided and rs is None and ns is not None),
+            ("newly_kept", decided and rs is not None and ns is None),
+        ):
+            t.totals[name] += n if applies else 0
+    return t
+
+
+def _lines(names: Sequence[str], docs: _Tally, tokens: _Tally | None) -> list[Line]:
+    """Per stage: each reason's drops and what passes it, in the run and in the what-if."""
     lines: list[Line] = []
     for i, stage in enumerate([READ_STAGE, *names]):
         reasons = sorted(
-            {r for s, r in run_drop if s == stage} | {r for s, r in new_drop if s == stage}
+            {r for s, r in docs.run_drop if s == stage}
+            | {r for s, r in docs.new_drop if s == stage}
         )
         if stage == READ_STAGE and not reasons:
             continue
         for reason in reasons:
-            lines.append(
-                Line(
-                    stage,
-                    reason,
-                    run_drop.get((stage, reason), 0),
-                    new_drop.get((stage, reason), 0),
-                )
-            )
+            key = (stage, reason)
+            counts = (docs.run_drop.get(key, 0), docs.new_drop.get(key, 0))
+            weights = (tokens.run_drop.get(key, 0), tokens.new_drop.get(key, 0)) if tokens else ()
+            lines.append(Line(stage, reason, *counts, *weights))
         here = i - 1  # position of this stage (read is -1)
-        passed_run = sum(n for p, n in run_pos if p > here)
-        passed_new = sum(n for p, n in new_pos if p > here)
-        lines.append(Line(stage, KEPT, passed_run, passed_new))
-    totals = dict(
-        total=total,
-        kept_run=kept_run,
-        kept_whatif=kept_new,
-        unknown=unknown,
-        newly_dropped=newly_dropped,
-        newly_kept=newly_kept,
+        weights = tokens.passed(here) if tokens else ()
+        lines.append(Line(stage, KEPT, *docs.passed(here), *weights))
+    return lines
+
+
+def _row(
+    stage: str, reason: str, docs: tuple[int | None, int], tokens: tuple[int | None, int] | None
+) -> str:
+    """A line of the what-if table: run, what-if and change, in documents then tokens."""
+    line = f"{stage:<22} {reason:<38}" + _cells(*docs, 12, 10)
+    return (line + (_cells(*tokens, 14, 12) if tokens else "")).rstrip()
+
+
+def _cells(run: int | None, new: int, width: int, change_width: int) -> str:
+    if run is None:  # the unknown line: no run count, no change
+        return f" {'':>{width}} {new:>{width},} {'':>{change_width}}"
+    change = f"{new - run:+,}" if new != run else "0"
+    return f" {run:>{width},} {new:>{width},} {change:>{change_width}}"
+
+
+def _moved(what: str, totals: WhatIfResult | TokenTotals) -> str:
+    """``what`` newly dropped, newly kept and (if any) of unknown outcome."""
+    unknown = f"; outcome unknown: {totals.unknown:,}" if totals.unknown else ""
+    return (
+        f"{what} newly dropped: {totals.newly_dropped:,}; newly kept: {totals.newly_kept:,}"
+        + unknown
     )
-    return lines, totals
 
 
 def _notes(groups: list[tuple], stages: Sequence[Stage]) -> list[str]:

@@ -103,3 +103,18 @@ def test_recipes_in_conf_validate():
     assert recipes, "conf/ has no recipes"
     for path in recipes:
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "master",
+    ["local", "local[*]", "local[4]", "local[2,3]", "local-cluster[2,1,1024]", "spark://h:7077"]
+    + ["spark://a:7077,b:7077", "yarn", "k8s://https://h:6443"],
+)
+def test_spark_master_accepts_the_forms_spark_parses(tmp_path, master):
+    assert load_config(write(tmp_path), [f"spark.master={master}"]).spark.master == master
+
+
+@pytest.mark.parametrize("master", ["local[two]", "local[0]", "locl", "spark:h:7077", ""])
+def test_spark_master_typos_name_the_forms(tmp_path, master):
+    with pytest.raises(ConfigError, match=r"spark\.master: .* not a Spark master URL; use local,"):
+        load_config(write(tmp_path), [f"spark.master={master}"])

@@ -14,8 +14,9 @@ from pyspark.sql import functions as F
 from curation import columns as C
 from curation.config import validate_config
 from curation.delta import open_store
-from curation.driver import Pipeline, check_plan, plan
+from curation.driver import Pipeline
 from curation.errors import ConfigError, InvariantError, PlanError
+from curation.plan import check_plan, input_renames, plan
 from curation.stages import build_stage
 from curation.stages.base import ShuffleResult, ShuffleStage, StageConfig
 
@@ -98,7 +99,7 @@ def test_rerun_of_a_finished_run_adds_nothing(spark, tmp_path, input_table):
 def test_resume_with_another_config_is_refused(spark, tmp_path, input_table):
     out = str(tmp_path / "out")
     run(spark, config(input_table, out), run_id="r")
-    with pytest.raises(ConfigError, match="different input, output or stages"):
+    with pytest.raises(ConfigError, match="different input, output, stages or existing_ids"):
         run(spark, config(input_table, out, min_words=5), run_id="r")
 
 
@@ -233,48 +234,6 @@ def _table_rows(store, path):
     return sorted(tuple(r) for r in store.read(path).drop("run_id").collect())
 
 
-def test_killed_run_resumes_to_identical_outputs(spark, tmp_path, input_table, run_cli):
-    """A driver killed between segments, re-run with the same id, equals a clean run."""
-    store = open_store(spark, "rust")
-    dup = spark.createDataFrame(
-        [("copy-of-ok2", words(30, "w2x"), 7)], "id string, text string, n long"
-    )
-    store.write(dup, input_table)  # an exact duplicate, so the dedup segment has work to do
-    stages = LENGTH + [{"kind": "exact_dedup"}]
-    crashed_out, clean_out = str(tmp_path / "crashed"), str(tmp_path / "clean")
-    recipe = str(_recipe(tmp_path, input_table, crashed_out, stages))
-
-    # A real process killed after segment 0 commits; the resume runs on this test's session.
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    crash = [sys.executable, str(Path(__file__).parent / "crash_run.py"), recipe, "job-1", "0"]
-    first = subprocess.run(crash, capture_output=True, text=True, env=env, timeout=600)
-    assert first.returncode == 3, first.stderr[-2000:]
-    assert not store.exists(f"{crashed_out}/documents")  # died before the final commits
-
-    second = run_cli("run", recipe, "--run-id", "job-1")
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "[length] already committed" in second.stdout
-    assert "[exact_dedup] running" in second.stdout
-
-    clean_cfg = validate_config(
-        {
-            "input": {"path": input_table, "format": "delta"},
-            "output": clean_out,
-            "storage": {"engine": "rust"},
-            "stages": stages,
-        }
-    )
-    run(spark, clean_cfg, run_id="job-1")
-    for name in ("documents", "rejected"):
-        assert _table_rows(store, f"{crashed_out}/{name}") == _table_rows(
-            store, f"{clean_out}/{name}"
-        )
-    rejected = {r.id: r.drop_reason for r in store.read(f"{crashed_out}/rejected").collect()}
-    # Same length: the smaller id survives (the default survivor policy).
-    assert rejected["ok2"] == "dedup:exact" and "copy-of-ok2" not in rejected
-    assert store.read(f"{crashed_out}/documents").count() == 8
-
-
 def test_cli_run_stats_explain(tmp_path, input_table, run_cli):
     out = str(tmp_path / "out")
     res = run_cli("run", str(_recipe(tmp_path, input_table, out)), "--run-id", "cli-1")
@@ -308,3 +267,35 @@ def test_cli_config_error_has_no_traceback(tmp_path):
     assert res.returncode == 2
     assert "stages.length.min_words: -3 is invalid" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_input_fields_named_like_run_columns(tmp_path):
+    """Ignoring case as Spark does; a rename must land on a free name; spark-engine names."""
+    cfg = config("in", str(tmp_path / "out"))
+    stages = [build_stage(s) for s in cfg.stages]
+    with pytest.raises(PlanError, match=r"'Len_Words' \(written by stage 'length'\)"):
+        check_plan(stages, input_fields=["Len_Words", "url"])
+    check_plan(stages, input_fields=["url", "lang"])  # no langid stage here: lang is free
+    assert input_renames(stages, ["RUN_ID", "url"], "in_", "rust") == {"RUN_ID": "in_RUN_ID"}
+    with pytest.raises(PlanError, match=r"'len_words' -> 'in_len_words'.*another prefix"):
+        input_renames(stages, ["len_words", "in_len_words"], "in_", "rust")
+    assert input_renames(stages, ["with space"], None, "rust") == {}
+    with pytest.raises(PlanError, match="'with space' have characters delta-spark refuses"):
+        input_renames(stages, ["with space"], None, "spark")
+
+
+def test_existing_ids_policy_is_validated_and_fixed_for_a_run(spark, tmp_path, input_table):
+    """`existing_ids` accepts skip or replace (one line naming the field otherwise), and a run
+    started under one policy is not resumed under the other: their outputs differ."""
+    with pytest.raises(ConfigError) as err:
+        validate_config({"input": {"path": "x"}, "output": "o", "existing_ids": "merge"})
+    assert "existing_ids: 'merge' is invalid" in str(err.value)
+    assert "'skip' or 'replace'" in str(err.value)
+
+    out = str(tmp_path / "out")
+    skip_cfg = config(input_table, out)
+    assert skip_cfg.existing_ids == "skip"
+    replace_cfg = skip_cfg.model_copy(update={"existing_ids": "replace"})
+    run(spark, skip_cfg, run_id="r")
+    with pytest.raises(ConfigError, match="different input, output, stages or existing_ids"):
+        run(spark, replace_cfg, run_id="r")

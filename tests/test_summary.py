@@ -13,15 +13,19 @@ from test_driver import _cli, config, input_table, run  # noqa: F401  (input_tab
 from curation.cli import _read_results
 from curation.delta import open_store
 from curation.errors import CurationError, DeltaError
+from curation.run_layout import RunLayout
 from curation.summary import ArrowTables, SparkTables, explain, format_stats, run_stats
 
 
 @pytest.fixture
 def two_runs(spark, tmp_path, input_table):  # noqa: F811
-    """An output root with two finished runs: r1 (max 100 words) and then r2 (max 250)."""
+    """An output root with two finished runs over the same input: r1 (max 100 words), then r2
+    (max 250) re-deciding every id with ``existing_ids: replace`` (under the default, skip, r2
+    would reject them all as already present)."""
     out = str(tmp_path / "out")
     run(spark, config(input_table, out), run_id="r1")
-    run(spark, config(input_table, out, max_words=250), run_id="r2")
+    again = config(input_table, out, max_words=250).model_copy(update={"existing_ids": "replace"})
+    run(spark, again, run_id="r2")
     return out
 
 
@@ -83,6 +87,8 @@ def test_cli_stats_and_explain_start_no_jvm(two_runs):
     stats = cli("stats", two_runs, "--run-id", "r1")
     assert stats.returncode == 0, stats.stderr[-2000:]
     assert stats.stdout.startswith("run r1") and "length:too_many_words" in stats.stdout
+    # No tokenizer in the recipe: said, not estimated.
+    assert "tokens: no tokenizer in the recipe" in stats.stdout and "tokens in" not in stats.stdout
 
     # Repeated: reading through DeltaTable.to_pyarrow_dataset aborted the interpreter at exit
     # in about half the runs (exit -6), after printing the right answer.
@@ -94,3 +100,10 @@ def test_cli_stats_and_explain_start_no_jvm(two_runs):
     missing = cli("explain", two_runs, "--id", "nope")
     assert missing.returncode == 2 and "no document with id 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_run_without_stats_is_named_as_unfinished(tmp_path):
+    """Started (its record is there) but no stats committed: say so, and how to finish it."""
+    RunLayout(str(tmp_path)).write_record("r7", {"run_id": "r7"})
+    with pytest.raises(CurationError, match="run 'r7' .* has not finished.*--run-id r7"):
+        run_stats(ArrowTables(str(tmp_path)))

@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from curation import columns as C
 from curation.config import validate_config
@@ -23,12 +24,13 @@ from curation.whatif import KEPT, UNKNOWN, UNKNOWN_AT, compare, whatif
 RUN = "wi-1"
 
 
-def config(input_path, out, min_words):
+def config(input_path, out, min_words, tokenizer=None):
     return validate_config(
         {
             "input": {"path": input_path, "format": "delta"},
             "output": out,
             "storage": {"engine": "rust"},
+            "tokenizer": tokenizer,
             "stages": [
                 {"kind": "length", "min_words": min_words, "max_words": 2000},
                 {"kind": "langid"},
@@ -52,16 +54,37 @@ def whatif_outcomes(result):
     return {r[C.ID]: (r[C.DROP_STAGE], r[C.DROP_REASON]) for r in rows}
 
 
+def byte_tokenizer(path) -> str:
+    """A tokenizer.json with one token per UTF-8 byte: counts differ from words and characters."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    # Trained on nothing: the 256 byte symbols and no merges, so every byte is a token.
+    trainer = trainers.BpeTrainer(
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tok.train_from_iterator([], trainer)
+    tok.save(str(path))
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def run_a(spark, tmp_path_factory):
-    """120 generated documents through length (min_words 50), langid and quality: a real run."""
+    """120 generated documents through length (min_words 50), langid and quality, counting
+    tokens: a real run."""
     root = tmp_path_factory.mktemp("whatif")
     store = open_store(spark, "rust")
     store.write(generate_corpus(spark, 120, seed=5), str(root / "input"))
     out = str(root / "out")
-    Pipeline(config(str(root / "input"), out, 50), spark, store).run(RUN)
+    tokenizer = byte_tokenizer(root / "tokenizer.json")
+    Pipeline(config(str(root / "input"), out, 50, tokenizer), spark, store).run(RUN)
     words = sorted(r[0] for r in store.read(f"{out}/documents").select("len_words").collect())
-    return {"root": root, "store": store, "out": out, "median_words": words[len(words) // 2]}
+    return {
+        "root": root,
+        "store": store,
+        "out": out,
+        "median_words": words[len(words) // 2],
+        "tokenizer": tokenizer,
+    }
 
 
 def test_own_thresholds_reproduce_the_run_exactly(spark, run_a):
@@ -110,12 +133,46 @@ def test_stricter_threshold_drops_a_superset(spark, run_a):
 
 
 def test_whatif_predicts_a_real_rerun(spark, run_a):
-    """The what-if of a threshold equals what a real run with that threshold decides."""
+    """The what-if of a threshold equals what a real run with that threshold decides, in
+    documents and in tokens."""
     store, root, cut = run_a["store"], run_a["root"], run_a["median_words"]
     out_b = str(root / "out_b")
-    Pipeline(config(str(root / "input"), out_b, cut), spark, store).run("wi-2")
+    rerun = config(str(root / "input"), out_b, cut, run_a["tokenizer"])
+    Pipeline(rerun, spark, store).run("wi-2")
     result = whatif(spark, store, run_a["out"], [f"stages.length.min_words={cut}"], run_id=RUN)
     assert whatif_outcomes(result) == outcomes(store, out_b, "wi-2")
+
+    stats = store.read(f"{out_b}/stats").collect()
+    real = {(r.stage, r.reason): (r.rows_dropped, r.tokens_dropped) for r in stats if r.reason}
+    real |= {(r.stage, KEPT): (r.rows_kept, r.tokens_kept) for r in stats if r.reason is None}
+    predicted = {(ln.stage, ln.reason): (ln.whatif, ln.whatif_tokens) for ln in result.lines}
+    for key, counts in predicted.items():  # a reason the run had may have no row in the rerun
+        assert real.get(key, (0, 0)) == counts, key
+    shown = {k for k, (n, _) in real.items() if n and k[0] != "run" and k != ("read", KEPT)}
+    assert shown <= set(predicted)  # read has a line only when it dropped rows
+    run_row = next(r for r in stats if r.stage == "run")
+    assert result.tokens.kept_whatif == run_row.tokens_kept > 0
+    assert result.tokens.newly_dropped == result.tokens.kept_run - result.tokens.kept_whatif > 0
+
+
+def test_tokens_per_line_are_sums_of_the_rows_it_counts(spark, run_a):
+    store, out, cut = run_a["store"], run_a["out"], run_a["median_words"]
+    result = whatif(spark, store, out, [f"stages.length.min_words={cut}"], run_id=RUN)
+    rows = result.decisions.select(
+        "run_drop_stage", "run_drop_reason", C.DROP_STAGE, C.DROP_REASON, C.N_TOKENS
+    ).collect()
+    for ln in (ln for ln in result.lines if ln.reason != KEPT):
+        run = sum(r[C.N_TOKENS] for r in rows if (r[0], r[1]) == (ln.stage, ln.reason))
+        new = sum(r[C.N_TOKENS] for r in rows if (r[2], r[3]) == (ln.stage, ln.reason))
+        assert (ln.run_tokens, ln.whatif_tokens) == (run, new), ln
+    assert result.tokens.total == sum(r[C.N_TOKENS] for r in rows)
+    # A byte-level tokenizer without merges counts the UTF-8 bytes of the text as read (the
+    # quality stage's C4 line filter rewrote some stored texts after the count).
+    read = {r[C.ID]: r[C.TEXT] for r in store.read(str(run_a["root"] / "input")).collect()}
+    counted = result.decisions.select(C.ID, C.N_TOKENS).collect()
+    assert all(r[C.N_TOKENS] == len(read[r[C.ID]].encode()) for r in counted)
+    text = result.format()
+    assert "run tokens" in text and f"tokens newly dropped: {result.tokens.newly_dropped:,}" in text
 
 
 @pytest.mark.parametrize(
@@ -211,6 +268,7 @@ def test_shuffle_stage_decisions_are_reused_when_its_input_is_unchanged(dedup_ru
     }
     assert result.unknown == 0
     assert any("group_dedup" in n and "unchanged" in n for n in result.notes)
+    assert result.tokens is None and "no tokenizer in the recipe" in result.format()
 
 
 def test_rows_newly_reaching_a_shuffle_stage_are_unknown(dedup_run):

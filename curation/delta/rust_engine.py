@@ -192,6 +192,45 @@ class RustDeltaStore(DeltaStore):
             _delete_quietly(loc.child(empty.path), is_file=True)
         return version
 
+    def delete_matching(
+        self, path: str, keys: DataFrame, *, metadata: dict[str, str] | None = None
+    ) -> int | None:
+        """delta-rs MERGE ... WHEN MATCHED DELETE with the keys as its source: they are
+        collected to the driver (Arrow), so keep them to the rows to delete (ids, not texts)."""
+        user_metadata = check_write_args("append", None, None, metadata)
+        loc = self._loc(path)
+        if not self._exists(loc):
+            return None
+        table = self._open(loc)
+        check_writable(table, loc.shown, "append")
+        columns = {f.name for f in spark_schema_from_delta(table.schema().to_json())}
+        unknown = [c for c in keys.columns if c not in columns]
+        if not keys.columns or unknown:
+            raise DeltaError(
+                f"cannot delete from {loc.shown} by columns {keys.columns}: the table has no "
+                f"column {unknown or '(none given)'}"
+            )
+        source = keys.distinct().toArrow()
+        if source.num_rows == 0:
+            return None
+        from deltalake.transaction import CommitProperties
+
+        on = " AND ".join(f"t.{_sql_name(c)} = s.{_sql_name(c)}" for c in keys.columns)
+        custom = {"userMetadata": user_metadata} if user_metadata is not None else None
+        metrics = (
+            table.merge(
+                source,
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                commit_properties=CommitProperties(custom_metadata=custom),
+            )
+            .when_matched_delete()
+            .execute()
+        )
+        # delta-rs makes no commit when nothing matched.
+        return self._open(loc).version() if metrics.get("num_target_rows_deleted") else None
+
     def _write_parquet(self, df: DataFrame, folder: Location) -> None:
         # delta-rs refuses INT96 timestamps (Spark's default); curation.session sets this too,
         # but a session built elsewhere may not have.
@@ -389,6 +428,11 @@ def _fresh_folder_name() -> str:
     # Neither '_' nor '.' first: Spark and Delta skip such paths as hidden.
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"data-{stamp}-{uuid.uuid4().hex[:12]}"
+
+
+def _sql_name(name: str) -> str:
+    """A column name quoted for delta-rs' SQL predicates (DataFusion: double quotes)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _quote(name: str) -> str:

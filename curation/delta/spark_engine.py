@@ -94,6 +94,49 @@ class SparkDeltaStore(DeltaStore):
             raise
         return self._own_commit(path, before, user_metadata)
 
+    def delete_matching(
+        self, path: str, keys: DataFrame, *, metadata: dict[str, str] | None = None
+    ) -> int | None:
+        """``MERGE INTO path t USING keys s ON <every key column equal> WHEN MATCHED THEN
+        DELETE``, distributed (the keys are not collected)."""
+        user_metadata = check_write_args("append", None, None, metadata)
+        if not self.exists(path):
+            return None
+        columns = set(self.read(path).columns)
+        unknown = [c for c in keys.columns if c not in columns]
+        if not keys.columns or unknown:
+            raise DeltaError(
+                f"cannot delete from {path} by columns {keys.columns}: the table has no "
+                f"column {unknown or '(none given)'}"
+            )
+        source = keys.distinct()
+        if source.isEmpty():
+            return None
+        on = " AND ".join(f"t.`{c}` = s.`{c}`" for c in keys.columns)
+        before = self.version(path)
+        # A merge takes its commit's userMetadata from this session setting, not an option.
+        conf_key = "spark.databricks.delta.commitInfo.userMetadata"
+        previous = self.spark.conf.get(conf_key, None)
+        if user_metadata is not None:
+            self.spark.conf.set(conf_key, user_metadata)
+        try:
+            self._table(path).alias("t").merge(source.alias("s"), on).whenMatchedDelete().execute()
+        except Exception as err:
+            if _is_delta_conflict(err):
+                raise CommitConflictError(
+                    f"another writer changed {path} while rows were deleted from it; nothing "
+                    f"was deleted: rerun ({type(err).__name__}: {err})"
+                ) from err
+            raise
+        finally:
+            if user_metadata is not None:
+                if previous is None:
+                    self.spark.conf.unset(conf_key)
+                else:
+                    self.spark.conf.set(conf_key, previous)
+        after = self.version(path)
+        return after if after > before else None
+
     def _own_commit(self, path: str, before: int, user_metadata: str | None) -> int | None:
         """The version of the commit ``write`` just made; None if delta-spark skipped it."""
         newer = (

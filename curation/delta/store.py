@@ -59,6 +59,17 @@ class DeltaStore(ABC):
         """
 
     @abstractmethod
+    def delete_matching(
+        self, path: str, keys: DataFrame, *, metadata: dict[str, str] | None = None
+    ) -> int | None:
+        """Delete, in one commit, every row of ``path`` that equals a row of ``keys`` on all of
+        ``keys``' columns (which the table has; keys are never null); the new version, or None
+        when nothing was committed (no table, no key; the rust engine also skips a commit that
+        would delete nothing). A retry deletes nothing more, so it needs no app id: choose
+        ``keys`` so that rows written since (e.g. a resumed run's own) never match.
+        """
+
+    @abstractmethod
     def txn_version(self, path: str, app_id: str) -> int | None:
         """The last version committed for ``app_id``, None if none (or no table)."""
 

@@ -48,6 +48,18 @@ class InputConfig(FrozenModel):
     text_column: str = Field(
         "text", min_length=1, max_length=256, description="Input field renamed to `text`."
     )
+    # Off: renaming silently would surprise as much as overwriting silently; the run refuses
+    # such input and its message names this setting.
+    rename_colliding: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Prefix for input fields named like a column the run writes (a stage's "
+        "signal such as lang or len_words, or run_id, drop_stage, drop_reason, dup_of, "
+        "read_source, read_raw): with input_, a field lang is kept as input_lang. Default: "
+        "the run refuses such input and names the fields.",
+    )
     # None reads the latest version, as Delta readers do by default.
     version: int | None = Field(
         None, ge=0, description="Delta time travel: read this table version (Delta only)."

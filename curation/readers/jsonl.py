@@ -65,7 +65,9 @@ _RECORD = "$[0]"
 _JACKSON_MAX_STRING = 20_000_000
 
 
-def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.Staged:
+def stage_jsonl(
+    spark: SparkSession, cfg: InputConfig, listing: Listing, check: S.FieldCheck | None = None
+) -> S.Staged:
     lines = _lines(spark, cfg, listing)
     parsed = _parsed(lines, cfg)
     value, status, var = F.col(_VALUE), F.col(_STATUS), F.col(_VAR)
@@ -100,7 +102,9 @@ def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.St
             "set input.text_column"
         )
     meta_fields = [f for f in fields if f.name not in (cfg.id_column, cfg.text_column)]
-    S.check_names(cfg, [f.name for f in meta_fields], present=[f.name for f in fields])
+    renames = check([f.name for f in meta_fields]) if check else {}
+    out_names = [renames.get(f.name, f.name) for f in meta_fields]
+    S.check_names(cfg, out_names, present=[f.name for f in fields])
     meta = F.try_variant_get(var, _RECORD, _ddl(T.StructType(meta_fields))) if meta_fields else None
 
     # Each projection names what the next one reads, so Spark evaluates every parse and lookup
@@ -141,11 +145,14 @@ def stage_jsonl(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.St
         F.when(rejected, value).alias(S.RAW_FULL),
         S.SRC,
         S.ORDER,
-        *[F.col(_META).getField(f.name).alias(f.name) for f in meta_fields],
+        *[
+            F.col(_META).getField(f.name).alias(n)
+            for f, n in zip(meta_fields, out_names, strict=True)
+        ],
     )
     return S.Staged(
         staged,
-        [f.name for f in meta_fields],
+        out_names,
         needs_derived_ids=summary["missing_ids"] > 0,
         may_have_duplicate_ids=summary["repeated_ids"] > 0,
     )

@@ -8,7 +8,7 @@ reasons and the output column names live here so every format uses the same ones
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.errors import AnalysisException
@@ -27,6 +27,11 @@ RAW = "read_raw"  # start of the unreadable record, on rejected rows only
 RAW_MAX_CHARS = 1024
 # Derived ids: hex digits of sha256(text). 128 bits: collisions are out of reach for any corpus.
 ID_HEX_CHARS = 32
+
+# Called with the input's metadata field names once they are known; returns the new name of each
+# field to rename (e.g. {"lang": "input_lang"}) or raises to refuse the input. The driver passes
+# one that knows which columns its stages write.
+FieldCheck = Callable[[Sequence[str]], Mapping[str, str]]
 
 REASON_INVALID_UTF8 = "read:invalid_utf8"
 REASON_BAD_JSON = "read:bad_json"

@@ -3,7 +3,8 @@
 ``gather`` computes every number from the run's tables in a few Spark passes (``model`` holds
 them), ``html`` and ``svg`` draw the page. Counts in the funnel and drop tables are those of the
 ``stats`` table and carry ``data-*`` attributes (``data-stage``, ``data-reason``,
-``data-rows-dropped`` ...) for tools and tests.
+``data-rows-dropped``, ``data-tokens-dropped`` when the run counted tokens ...) for tools and
+tests.
 
 >>> write_report(spark, store, "out/demo")             # -> "report.html"
 """

@@ -46,7 +46,7 @@ FLOAT_BINS = 40
 MAX_CATEGORIES = 200  # a string signal with more distinct values is not a category
 SAMPLE_SIGNALS = 8  # signal values shown next to a sample when none is named like its rule
 # Columns that describe a row but are not signals to chart.
-NOT_SIGNALS = {C.ID, C.TEXT, C.DROP_STAGE, C.DROP_REASON, C.DUP_OF, "run_id"}
+NOT_SIGNALS = {C.ID, C.TEXT, C.DROP_STAGE, C.DROP_REASON, C.DUP_OF, "run_id", C.N_TOKENS}
 SIGNAL_PREFIXES = ("q_", "len_", "lang", "quality", "tox_", "dup_")
 PACKAGES = (
     "curation",
@@ -224,7 +224,7 @@ def _share(signal: Signal) -> Column:
 
 
 def _as_number(name: str, dtype: T.DataType) -> Column:
-    x = F.col(name).cast("double")
+    x = F.col(C.quoted(name)).cast("double")  # a metadata column may be named like a.b
     if isinstance(dtype, (T.FloatType, T.DoubleType)):
         x = F.when(F.isnan(x), None).otherwise(x)  # NaN is "no value", not a bin
     return x
@@ -249,8 +249,8 @@ def _distributions(
             F.percentile_approx(x, [0.01, 0.99], 1000).alias(f"p{i}"),
         ]
     for j, s in enumerate(cats):
-        profile.append(F.approx_count_distinct(F.col(s.column)).alias(f"d{j}"))
-        profile.append(F.count(F.col(s.column)).alias(f"dn{j}"))
+        col = F.col(C.quoted(s.column))
+        profile += [F.approx_count_distinct(col).alias(f"d{j}"), F.count(col).alias(f"dn{j}")]
     prof = rows.agg(*profile).first()
 
     skipped: list[tuple[str, str]] = []
@@ -282,9 +282,8 @@ def _distributions(
             )
             continue
         code = 10_000 + len(cat_index)
-        items.append(
-            _item(code, F.lit(None).cast("int"), F.col(s.column).cast("string"), _share(s))
-        )
+        value = F.col(C.quoted(s.column)).cast("string")
+        items.append(_item(code, F.lit(None).cast("int"), value, _share(s)))
         cat_index.append((s, distinct))
     if not items:
         return [], [], skipped
@@ -382,8 +381,8 @@ def _samples(
     by_stage = {s.name: [f.name for f in s.output_fields()] for s in stages}
     signal_columns = {c for cols in by_stage.values() for c in cols} - NOT_SIGNALS
     extra = [c for c in rejected.columns if c in signal_columns]
-    if C.DUP_OF in rejected.columns:
-        extra.append(C.DUP_OF)
+    # dup_of names the survivor; n_tokens is shown next to the characters, not as a signal.
+    extra += [c for c in (C.DUP_OF, C.N_TOKENS) if c in rejected.columns]
     picked = (
         rejected.sampleBy(C.DROP_REASON, fractions, seed=17)
         .select(
@@ -392,7 +391,7 @@ def _samples(
             C.DROP_REASON,
             F.substring(F.col(C.TEXT), 1, SAMPLE_CHARS).alias("text_head"),
             F.char_length(F.col(C.TEXT)).alias("text_chars"),
-            *extra,
+            *[F.col(C.quoted(c)) for c in extra],
         )
         .collect()
     )

@@ -34,6 +34,8 @@ from curation.report.svg import (
 )
 
 TEMPLATE = Path(__file__).parents[1] / "data" / "report_template.html"
+# Where a token count would be, in a run whose recipe named no tokenizer: said, not estimated.
+NO_TOKENIZER = "tokens: no tokenizer in the recipe"
 SHOWN_CATEGORIES = 15
 
 
@@ -77,6 +79,18 @@ def _run_row(data: ReportData) -> Mapping[str, Any]:
     return next(r for r in data.stats if r["stage"] == "run")
 
 
+def _counts_tokens(data: ReportData) -> bool:
+    """Whether the run counted tokens (its recipe named a tokenizer)."""
+    return _run_row(data).get("tokens_in") is not None
+
+
+def _tokens_attrs(row: Mapping[str, Any], *columns: str) -> str:
+    """``data-tokens-*`` attributes of a stats row's token columns, when it has them."""
+    return "".join(
+        f' data-{c.replace("_", "-")}="{row[c]}"' for c in columns if row.get(c) is not None
+    )
+
+
 def _summary_html(data: ReportData) -> str:
     run = _run_row(data)
     kept_bytes = data.bytes_total - sum(data.bytes_dropped.values())
@@ -86,12 +100,21 @@ def _summary_html(data: ReportData) -> str:
         ("rejected", f"{run['rows_dropped']:,}"),
         ("bytes in", fmt_bytes(data.bytes_total)),
         ("bytes kept", f"{fmt_bytes(kept_bytes)} ({_pct(kept_bytes, data.bytes_total)})"),
-        ("run time", f"{run['seconds']:,.1f} s"),
     ]
+    if _counts_tokens(data):
+        tokens_in, tokens_kept = run["tokens_in"], run["tokens_kept"]
+        cards += [
+            ("tokens in", f"{tokens_in:,}"),
+            ("tokens kept", f"{tokens_kept:,} ({_pct(tokens_kept, tokens_in)})"),
+        ]
+    else:
+        cards.append(("tokens", NO_TOKENIZER))
+    cards.append(("run time", f"{run['seconds']:,.1f} s"))
     out = [
         f'<div class="cards" data-run-id="{esc(data.run_id)}" data-rows-in="{run["rows_in"]}" '
         f'data-rows-kept="{run["rows_kept"]}" data-rows-rejected="{run["rows_dropped"]}" '
-        f'data-bytes-in="{data.bytes_total}" data-bytes-kept="{kept_bytes}">'
+        f'data-bytes-in="{data.bytes_total}" data-bytes-kept="{kept_bytes}"'
+        f"{_tokens_attrs(run, 'tokens_in', 'tokens_kept', 'tokens_dropped')}>"
     ]
     out += [
         f'<div class="card"><div class="v">{esc(v)}</div><div class="k">{esc(k)}</div></div>'
@@ -123,27 +146,46 @@ def _funnel_html(data: ReportData) -> str:
         docs_in,
         total,
     )
+    tokens = _counts_tokens(data)
+    token_heads = (
+        "<th class=n>tokens in</th><th class=n>tokens kept</th><th class=n>tokens kept %</th>"
+        if tokens
+        else f"<th>{esc(NO_TOKENIZER)}</th>"
+    )
     table = [
         "<table><tr><th>stage</th><th>kind</th><th class=n>documents in</th><th class=n>kept</th>"
         "<th class=n>dropped</th><th class=n>kept %</th><th class=n>bytes in</th>"
-        "<th class=n>bytes kept</th><th class=n>bytes kept %</th></tr>"
+        f"<th class=n>bytes kept</th><th class=n>bytes kept %</th>{token_heads}</tr>"
     ]
     for r, b_in, b_kept in lines:
+        token_cells = (
+            f"<td class=n>{r['tokens_in']:,}</td><td class=n>{r['tokens_kept']:,}</td>"
+            f"<td class=n>{_pct(r['tokens_kept'], r['tokens_in'])}</td>"
+            if tokens
+            else "<td>-</td>"
+        )
         table.append(
             f'<tr class="funnel" data-stage="{esc(r["stage"])}" data-rows-in="{r["rows_in"]}" '
             f'data-rows-kept="{r["rows_kept"]}" data-rows-dropped="{r["rows_dropped"]}" '
-            f'data-bytes-in="{b_in}" data-bytes-kept="{b_kept}">'
+            f'data-bytes-in="{b_in}" data-bytes-kept="{b_kept}"'
+            f"{_tokens_attrs(r, 'tokens_in', 'tokens_kept', 'tokens_dropped')}>"
             f"<td>{esc(r['stage'])}</td><td>{esc(r['kind'])}</td>"
             f"<td class=n>{r['rows_in']:,}</td><td class=n>{r['rows_kept']:,}</td>"
             f"<td class=n>{r['rows_dropped']:,}</td>"
             f"<td class=n>{_pct(r['rows_kept'], r['rows_in'])}</td>"
             f"<td class=n>{fmt_bytes(b_in)}</td><td class=n>{fmt_bytes(b_kept)}</td>"
-            f"<td class=n>{_pct(b_kept, b_in)}</td></tr>"
+            f"<td class=n>{_pct(b_kept, b_in)}</td>{token_cells}</tr>"
         )
     table.append("</table>")
     note = (
         '<p class="note">Bytes are UTF-8 bytes of the stored text (after any rewriting stage); '
-        "bars are shares of the run's input.</p>"
+        "bars are shares of the run's input."
+        + (
+            " Tokens are counted once, on the text as read, with the recipe's tokenizer."
+            if tokens
+            else ""
+        )
+        + "</p>"
     )
     return svg + "\n" + "\n".join(table) + note
 
@@ -156,19 +198,34 @@ def _drops_html(data: ReportData) -> str:
     palette = stage_palette([r["stage"] for r in _stage_rows(data)])
     bars = [(r["reason"], [r["rows_dropped"]], palette.get(r["stage"], COLORS[1])) for r in ordered]
     svg = svg_hbars_colored(bars)
-    rows_in = _run_row(data)["rows_in"]
+    run = _run_row(data)
+    tokens = _counts_tokens(data)
+    token_heads = (
+        "<th class=n>tokens dropped</th><th class=n>% of stage tokens</th>"
+        "<th class=n>% of run tokens</th>"
+        if tokens
+        else f"<th>{esc(NO_TOKENIZER)}</th>"
+    )
     table = [
         "<table><tr><th>stage</th><th>reason</th><th class=n>dropped</th>"
-        "<th class=n>% of stage input</th><th class=n>% of run input</th></tr>"
+        f"<th class=n>% of stage input</th><th class=n>% of run input</th>{token_heads}</tr>"
     ]
     for r in sorted(drops, key=lambda r: (r["stage_index"], r["reason"])):
+        token_cells = (
+            f"<td class=n>{r['tokens_dropped']:,}</td>"
+            f"<td class=n>{_pct(r['tokens_dropped'], r['tokens_in'])}</td>"
+            f"<td class=n>{_pct(r['tokens_dropped'], run['tokens_in'])}</td>"
+            if tokens
+            else "<td>-</td>"
+        )
         table.append(
             f'<tr class="drop" data-stage="{esc(r["stage"])}" data-reason="{esc(r["reason"])}" '
-            f'data-rows-dropped="{r["rows_dropped"]}"><td>{esc(r["stage"])}</td>'
+            f'data-rows-dropped="{r["rows_dropped"]}"{_tokens_attrs(r, "tokens_dropped")}>'
+            f"<td>{esc(r['stage'])}</td>"
             f'<td><a href="#sample-{esc(_slug(r["reason"]))}">{esc(r["reason"])}</a></td>'
             f"<td class=n>{r['rows_dropped']:,}</td>"
             f"<td class=n>{_pct(r['rows_dropped'], r['rows_in'])}</td>"
-            f"<td class=n>{_pct(r['rows_dropped'], rows_in)}</td></tr>"
+            f"<td class=n>{_pct(r['rows_dropped'], run['rows_in'])}</td>{token_cells}</tr>"
         )
     table.append("</table>")
     return svg + "\n" + "\n".join(table)
@@ -266,9 +323,11 @@ def _samples_html(data: ReportData) -> str:
                 if r.get(c) is not None
             )
             more = r["text_chars"] is not None and r["text_chars"] > SAMPLE_CHARS
+            tokens = f", {r[C.N_TOKENS]:,} tokens" if r.get(C.N_TOKENS) is not None else ""
             out.append(
                 f'<div class="sample" data-reason="{esc(reason)}" data-id="{esc(r[C.ID])}">'
                 f'<div class="head">id {esc(r[C.ID])} - {esc(r["text_chars"])} characters'
+                + esc(tokens)
                 + (f" - {esc(signals)}" if signals else "")
                 + f"</div><pre>{esc(r['text_head'])}{'...' if more else ''}</pre></div>"
             )

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from curation.stages.base import RowStage, ShuffleStage, Stage, StageConfig
 from curation.stages.classifier import FastTextQuality
+from curation.stages.decontaminate import Decontaminate
 from curation.stages.dedup import ExactDedup, NearDedup
 from curation.stages.langid import LangId
 from curation.stages.length import LengthFilter
+from curation.stages.pii import PiiStage
 from curation.stages.quality import QualityStage
 from curation.stages.toxicity import Toxicity
+from curation.stages.url_filter import UrlFilter
 
 STAGE_CLASSES: tuple[type[Stage], ...] = (
     LengthFilter,
@@ -21,6 +24,9 @@ STAGE_CLASSES: tuple[type[Stage], ...] = (
     FastTextQuality,
     Toxicity,
     QualityStage,
+    Decontaminate,
+    PiiStage,
+    UrlFilter,
 )
 
 STAGES_BY_KIND: dict[str, type[Stage]] = {

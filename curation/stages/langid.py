@@ -75,6 +75,22 @@ class LangIdConfig(StageConfig):
         0.65, ge=0.0, le=1.0, description="Top-language probability below this drops."
     )
 
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _a_list(cls, value: object) -> object:
+        # `allowed: en` in YAML is a string: the one-item list the user meant. Several codes in
+        # one string would match no label and silently drop every document.
+        if isinstance(value, str):
+            codes = value.replace(",", " ").split()
+            if len(codes) > 1:
+                raise ValueError(
+                    f"write several codes as a list of language codes: allowed: [{', '.join(codes)}]"
+                )
+            return (value,)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("must be a list of language codes, e.g. allowed: [en]")
+        return value
+
     @field_validator("allowed")
     @classmethod
     def _codes(cls, allowed: tuple[str, ...]) -> tuple[str, ...]:

@@ -448,7 +448,7 @@ class QualityStage(RowStage):
         cfg = self.config
         default = F.lit(cfg.default_lang).cast("string")
         if cfg.lang_column in scored.columns:
-            return F.coalesce(F.col(cfg.lang_column).cast("string"), default)
+            return F.coalesce(F.col(C.quoted(cfg.lang_column)).cast("string"), default)
         return default
 
     def _threshold(

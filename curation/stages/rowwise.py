@@ -50,6 +50,7 @@ def score(df: DataFrame, stages: Sequence[RowStage]) -> DataFrame:
     ]
     keys = [_scorer_key(s) for s in stages]
     stage_list = list(stages)
+    names = list(df.columns)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         scorers = []
@@ -58,7 +59,8 @@ def score(df: DataFrame, stages: Sequence[RowStage]) -> DataFrame:
                 _SCORERS[key] = stage.scorer()
             scorers.append(_SCORERS[key])
         for batch in batches:
-            cols = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+            # By position: the batch carries the placeholder names given below.
+            cols = {name: batch.column(i) for i, name in enumerate(names)}
             for scorer in scorers:
                 current = pa.RecordBatch.from_pydict(cols)
                 cols.update(scorer(current))
@@ -67,7 +69,10 @@ def score(df: DataFrame, stages: Sequence[RowStage]) -> DataFrame:
                 schema=pa.schema(arrow_fields),
             )
 
-    return df.mapInArrow(run, out_schema)
+    # mapInArrow resolves every input column by its name as an expression, which fails for
+    # names with a dot or a backtick (`meta.url`): placeholders go in, the real names come out.
+    placeholders = [f"_rowwise_{i}" for i in range(len(names))]
+    return df.toDF(*placeholders).mapInArrow(run, out_schema)
 
 
 def _as_type(arr: pa.Array | pa.ChunkedArray, typ: pa.DataType) -> pa.Array:

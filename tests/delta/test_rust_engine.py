@@ -460,3 +460,39 @@ def test_failed_job_leaves_no_table_and_no_files(spark, store, tmp_path):
         store.write(df, str(path))
     assert not store.exists(str(path))
     assert not path.exists() or data_folders(path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# deleting rows by key
+
+
+def test_delete_matching_removes_exactly_the_keyed_rows_once(spark, store, tmp_path):
+    path = str(tmp_path / "docs")
+    rows = [("a", "r1"), ("b", "r1"), ("a", "r2"), ("c", "r1")]
+    store.write(spark.createDataFrame(rows, "id string, run_id string"), path)
+    keys = spark.createDataFrame(
+        [("a", "r1"), ("a", "r1"), ("z", "r1")], "id string, run_id string"
+    )
+
+    version = store.delete_matching(path, keys, metadata={"run_id": "r2", "stage": "x"})
+
+    assert version == 1
+    # Every key column must match: ("a", "r2") stays; the duplicate key deletes nothing more.
+    left = DeltaTable(path).to_pyarrow_table().to_pylist()
+    assert sorted((r["id"], r["run_id"]) for r in left) == [("a", "r2"), ("b", "r1"), ("c", "r1")]
+    assert store.history(path)[0]["metadata"] == {"run_id": "r2", "stage": "x"}
+    # A retry finds nothing: no commit. The table still reads through Spark.
+    assert store.delete_matching(path, keys) is None
+    assert store.version(path) == 1
+    assert sorted(r.id for r in store.read(path).collect()) == ["a", "b", "c"]
+
+
+def test_delete_matching_without_table_or_keys_commits_nothing(spark, store, tmp_path):
+    path = str(tmp_path / "docs")
+    keys = small(spark, "a").select("id")
+    assert store.delete_matching(path, keys) is None
+    store.write(small(spark, "a", "b"), path)
+    assert store.delete_matching(path, keys.limit(0)) is None
+    assert store.version(path) == 0
+    with pytest.raises(DeltaError, match="no column \\['nope'\\]"):
+        store.delete_matching(path, keys.withColumnRenamed("id", "nope"))

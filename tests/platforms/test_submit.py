@@ -98,9 +98,13 @@ def _in(data: Path, arg: str) -> str:
 
 
 @pytest.mark.cluster
-def test_the_compose_jobs_on_a_standalone_cluster(spark, spark_cluster, tmp_path):
+def test_the_compose_jobs_on_a_standalone_cluster(spark, spark_cluster, packed_env, tmp_path):
     """docker/compose.yaml's `submit` service, job for job: generate the sample, train the demo
-    classifier, run conf/local_demo.yaml; here with /data in tmp_path and a 60-document sample."""
+    classifier, run conf/local_demo.yaml; here with /data in tmp_path and a 60-document sample.
+
+    The pipeline job's executors run `make package`'s packed environment, as a cluster without
+    curation installed would (one cluster run covers both; each costs a driver and two executors).
+    """
     data = tmp_path / "data"
     name = f"curation-submit-{os.getpid()}-{time.monotonic_ns()}"
     jobs = compose_submit_jobs()
@@ -114,12 +118,8 @@ def test_the_compose_jobs_on_a_standalone_cluster(spark, spark_cluster, tmp_path
         conf = {}
         if script.endswith("run_pipeline.py"):
             args += ["--run-id", "compose"]
-            conf = {
-                "spark.app.name": name,
-                # Start tasks once both executors are up, so both workers do Python work.
-                "spark.scheduler.minRegisteredResourcesRatio": "1.0",
-                "spark.scheduler.maxRegisteredResourcesWaitingTime": "60s",
-            }
+            # _with_env also waits for both executors, so both workers do Python work.
+            conf = {**_with_env(packed_env), "spark.app.name": name}
         _ok(spark_cluster.submit(REPO / script, *args, conf=conf))
 
     sample, model, out = (
@@ -182,19 +182,3 @@ def test_executors_run_the_packed_environment(packed_env, spark_cluster):
     used = {next(i for i, d in enumerate(spark_cluster.worker_dirs) if w["cwd"].startswith(str(d)))
             for w in result["workers"]}  # fmt: skip
     assert used == {0, 1}, result["workers"]
-
-
-@pytest.mark.cluster
-def test_pipeline_on_a_cluster_with_the_packed_environment(
-    spark, corpus, reference, packed_env, spark_cluster, tmp_path
-):
-    out = tmp_path / "out"
-    proc = spark_cluster.submit(
-        RUN_PIPELINE,
-        str(_recipe(tmp_path, corpus, out)),
-        "--run-id", "packed-env",
-        conf=_with_env(packed_env),
-    )  # fmt: skip
-    assert "run packed-env:" in _ok(proc)
-    check_outcome(spark, corpus, out)
-    assert outputs(spark, out) == reference

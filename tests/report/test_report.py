@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
+from tokenizers import Tokenizer, models, pre_tokenizers
 
 from curation import columns as C
 from curation.config import validate_config
@@ -62,10 +63,18 @@ def parse(text: str) -> Page:
     return page
 
 
+def word_tokenizer(path) -> str:
+    """A tokenizer.json with one token per whitespace-separated word."""
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.save(str(path))
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def demo(spark, tmp_path_factory):
     """A real run over 150 generated documents plus a hostile one, through every stage kind
-    that needs no user-supplied model."""
+    that needs no user-supplied model, counting tokens."""
     root = tmp_path_factory.mktemp("report")
     store = open_store(spark, "rust")
     corpus = generate_corpus(spark, 150, seed=11)
@@ -78,6 +87,7 @@ def demo(spark, tmp_path_factory):
             "input": {"path": str(root / "input"), "format": "delta"},
             "output": str(root / "out"),
             "storage": {"engine": "rust"},
+            "tokenizer": word_tokenizer(root / "tokenizer.json"),
             "stages": [
                 {"kind": "length", "min_words": 50, "max_words": MAX_WORDS},
                 {"kind": "langid"},
@@ -120,6 +130,42 @@ def test_counts_equal_the_stats_table(demo):
     assert int(summary["data-rows-in"]) == totals["run"]["rows_in"] == 151
     assert int(summary["data-rows-kept"]) == totals["run"]["rows_kept"]
     assert int(summary["data-rows-rejected"]) == totals["run"]["rows_dropped"]
+
+
+def test_tokens_next_to_documents_equal_the_stats_table_and_the_tables(demo):
+    page = parse(demo["html"].read_text(encoding="utf-8"))
+    stats = demo["stats"]
+    totals = {r["stage"]: r for r in stats if r["reason"] is None}
+    funnel = {a["data-stage"]: a for a in page.with_class("funnel")}
+    for stage, a in funnel.items():
+        assert int(a["data-tokens-in"]) == totals[stage]["tokens_in"]
+        assert int(a["data-tokens-kept"]) == totals[stage]["tokens_kept"]
+        assert int(a["data-tokens-dropped"]) == totals[stage]["tokens_dropped"]
+    drops = {
+        (a["data-stage"], a["data-reason"]): int(a["data-tokens-dropped"])
+        for a in page.with_class("drop")
+    }
+    assert drops == {(r["stage"], r["reason"]): r["tokens_dropped"] for r in stats if r["reason"]}
+
+    # The stats table's sums are the tables' n_tokens: what a reason cost in tokens.
+    store, out = demo["store"], demo["out"]
+    rej = store.read(f"{out}/rejected").filter(F.col("run_id") == RUN_ID)
+    docs = store.read(f"{out}/documents").filter(F.col("run_id") == RUN_ID)
+    per_reason = {
+        r[C.DROP_REASON]: r["t"]
+        for r in rej.groupBy(C.DROP_REASON).agg(F.sum(C.N_TOKENS).alias("t")).collect()
+    }
+    assert drops == {
+        (r["stage"], r["reason"]): per_reason[r["reason"]] for r in stats if r["reason"]
+    }
+    summary = next(a for _, a in page.tags if "data-tokens-in" in a and "data-run-id" in a)
+    assert int(summary["data-tokens-kept"]) == docs.agg(F.sum(C.N_TOKENS)).first()[0] > 0
+    assert int(summary["data-tokens-in"]) == totals["run"]["tokens_in"]
+    text = demo["html"].read_text(encoding="utf-8")
+    assert "no tokenizer in the recipe" not in text and "tokens kept" in text
+    # The hostile page (dropped for too many words) holds as many tokens as words.
+    evil = rej.filter(F.col(C.ID) == EVIL_ID).first()
+    assert evil[C.N_TOKENS] == len(EVIL_LINE.split()) * (MAX_WORDS // 9 + 1)
 
 
 def test_bytes_and_histograms_come_from_the_tables(demo, spark):

@@ -43,6 +43,9 @@ def _doc(rng: random.Random, words: list[str], n: int = 40) -> str:
     return "\n".join(lines)
 
 
+MODEL_NAME = "ftq_quality.bin"
+
+
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     """A tiny supervised model: __label__hq for GOOD-word text, __label__cc for BAD-word text."""
@@ -57,7 +60,8 @@ def model_path(tmp_path_factory):
         epoch=10, lr=0.1, word_ngrams=2, dim=64, min_count=1, bucket=20_000, thread=1
     )
     model = fit_fasttext(str(train), params, seed=1)
-    path = root / "quality.bin"
+    # A basename no other test ships: shipped names are per session, and the suite shares one.
+    path = root / MODEL_NAME
     model.save_model(str(path))
     return str(path)
 
@@ -245,7 +249,7 @@ def test_shipped_file_is_resolved_from_spark_files(spark, model_path):
     stage = FastTextQuality(FastTextQualityConfig(model_path=model_path, keep_top_percent=100))
     stage.prepare(spark)
     ref = stage._model
-    assert ref.shipped == "files" and ref.name == "quality.bin"
+    assert ref.shipped == "files" and ref.name == MODEL_NAME
 
     def where(batches):
         from curation import models as m
@@ -255,17 +259,17 @@ def test_shipped_file_is_resolved_from_spark_files(spark, model_path):
 
     (row,) = spark.range(1, numPartitions=1).mapInArrow(where, "path string").collect()
     # Workers read the copy Spark shipped (its userFiles directory), not the original path.
-    assert row["path"] != model_path and row["path"].endswith("/quality.bin")
+    assert row["path"] != model_path and row["path"].endswith("/" + MODEL_NAME)
 
 
 def test_same_basename_from_two_folders_ships_under_two_names(spark, model_path, tmp_path):
-    # A retrained model saved as quality.bin in another folder: different bytes, same basename.
-    other = tmp_path / "quality.bin"
+    # A retrained model saved under the same name in another folder: other bytes, same basename.
+    other = tmp_path / MODEL_NAME
     original = Path(model_path).read_bytes()
     other.write_bytes(b"retrained" + original[:100])
     a = models.ship_model(spark, model_path)
     b = models.ship_model(spark, str(other))
-    assert a.name == "quality.bin" and b.name != a.name and b.name.endswith(".bin")
+    assert a.name == MODEL_NAME and b.name != a.name and b.name.endswith(".bin")
     assert models.ship_model(spark, str(other)) == b  # shipped once per session
 
     def heads(batches):

@@ -5,6 +5,9 @@ Both stages keep every input row: a duplicate gets ``drop_stage``/``drop_reason`
 row gets ``dup_cluster_id`` (the survivor's id; its own id when it has no duplicate) and
 ``dup_cluster_size`` (documents the cluster stands for, counting those an earlier dedup stage
 folded into a member). Rows an earlier stage already dropped pass through untouched.
+
+Documents published by earlier runs join clusters with rank priority 0 (``published_rank``): a
+cluster that holds one keeps it and drops every new member in its favour.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType, StructField
+from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from curation import columns as C
 from curation.frozen import FrozenModel
@@ -81,7 +84,7 @@ def survivor_rank(df: DataFrame, policy: SurvivorPolicy, priority: int = 1) -> C
     fields: list[Column] = [F.lit(priority).alias("prio")]
     for crit in policy.order:
         if crit == "quality" and policy.quality_column in df.columns:
-            q = F.col(policy.quality_column).cast("double")
+            q = F.col(C.quoted(policy.quality_column)).cast("double")
             fields += [q.isNull().alias("q_null"), (-q).alias("q_neg")]
         elif crit == "length":
             fields.append((-F.length(F.coalesce(F.col(C.TEXT), F.lit("")))).alias("len_neg"))
@@ -89,6 +92,14 @@ def survivor_rank(df: DataFrame, policy: SurvivorPolicy, priority: int = 1) -> C
             fields.append(F.col(C.ID).alias("id_order"))
     fields += [F.col(C.ID).alias("id"), F.col(H).alias("h")]
     return F.struct(*fields)
+
+
+def published_rank(rank_type: StructType, node: Column, text_hash: Column) -> Column:
+    """A rank of type ``rank_type`` (from ``survivor_rank``) for a document an earlier run
+    published: priority 0, so it is smaller than every new document's rank (priority 1) and
+    its cluster keeps it; the policy's criteria are null (they only order new documents)."""
+    middle = [F.lit(None).cast(f.dataType).alias(f.name) for f in rank_type.fields[1:-2]]
+    return F.struct(F.lit(0).alias("prio"), *middle, node.alias("id"), text_hash.alias("h"))
 
 
 def weight(df: DataFrame) -> Column:
@@ -129,7 +140,7 @@ def decide(joined: DataFrame, stage_name: str, columns: Sequence[str]) -> DataFr
         .withColumn(DUP_CLUSTER_ID, F.coalesce(best["id"], F.col(C.ID)))
         .withColumn(DUP_CLUSTER_SIZE, F.coalesce(F.col(CW), F.col(W)))
     )
-    return out.select(*columns)
+    return out.select(*[F.col(C.quoted(c)) for c in columns])
 
 
 def with_passive(active_out: DataFrame, passive: DataFrame | None) -> DataFrame:

@@ -2,11 +2,19 @@
 
 Rows are grouped by an MD5 of the text; aggregation is partial (map-side), so 50,000 copies of
 one page cost one row per partition in the shuffle.
+
+Across runs the stage reads the root's ``documents`` (kept rows of earlier runs): a row whose key
+equals a published document's is dropped in its favour (``dup_of`` = that document), as near
+dedup does with ``dedup_index``, so runs A then B keep one copy of each text, as one run over
+A + B does; the survivor is the published copy. A published row whose id is also an input row's
+is that row's earlier version and is left out. Each run hashes the published texts again (no
+index of keys is stored), and it compares with the text as published: a stage that rewrites the
+text after exact_dedup makes those differ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -15,17 +23,20 @@ from pyspark.sql import functions as F
 
 from curation import columns as C
 from curation.errors import ConfigError
+from curation.run_layout import DOCUMENTS
 from curation.stages.base import ShuffleResult, ShuffleStage, StageConfig
 from curation.stages.dedup.common import (
     CBEST,
     CW,
     DUP_FIELDS,
     DUPLICATES,
+    RANK,
     H,
     N,
     SurvivorPolicy,
     W,
     decide,
+    published_rank,
     split,
     survivor_rank,
     weight,
@@ -63,8 +74,13 @@ def exact_key(normalization: str) -> Column:
     return F.md5(text)
 
 
-def exact_dedup(df: DataFrame, cfg: ExactDedupConfig | None = None) -> DataFrame:
+def exact_dedup(
+    df: DataFrame, cfg: ExactDedupConfig | None = None, published: DataFrame | None = None
+) -> DataFrame:
     """Mark every copy but one of each (normalised) text as ``dedup:exact``.
+
+    ``published``: documents kept by earlier runs (columns ``id``, ``text``); a copy of one of
+    them is dropped in its favour.
 
     >>> exact_dedup(df).groupBy("drop_reason").count()
     """
@@ -72,18 +88,33 @@ def exact_dedup(df: DataFrame, cfg: ExactDedupConfig | None = None) -> DataFrame
     active, passive = split(df)
     columns = active.columns
     keyed = active.withColumn(H, exact_key(cfg.normalization)).withColumn(W, weight(active))
-    groups = (
-        keyed.groupBy(H)
-        .agg(
-            F.min(survivor_rank(keyed, cfg.survivor)).alias(CBEST),
-            F.sum(W).alias(CW),
-            F.count(F.lit(1)).alias(N),
+    members = keyed.select(H, survivor_rank(keyed, cfg.survivor).alias(RANK), W)
+    if published is not None:
+        members = members.unionByName(
+            _published_members(published, keyed, cfg, members.schema[RANK].dataType)
         )
+    groups = (
+        members.groupBy(H)
+        .agg(F.min(RANK).alias(CBEST), F.sum(W).alias(CW), F.count(F.lit(1)).alias(N))
         .where(F.col(N) > 1)
         .drop(N)
     )
     out = decide(keyed.join(groups, H, "left"), cfg.stage_name, columns)
     return with_passive(out, passive)
+
+
+def _published_members(
+    published: DataFrame, keyed: DataFrame, cfg: ExactDedupConfig, rank_type
+) -> DataFrame:
+    """(key, rank, weight 0) of each published document the input does not supersede."""
+    # Hash first, so the joins and the grouping move ids and hashes, never texts.
+    hashed = published.select(C.ID, exact_key(cfg.normalization).alias(H))
+    current = hashed.join(keyed.select(C.ID), C.ID, "left_anti")
+    return current.select(
+        H,
+        published_rank(rank_type, F.col(C.ID), F.col(H)).alias(RANK),
+        F.lit(0).cast("long").alias(W),
+    )
 
 
 class ExactDedup(ShuffleStage):
@@ -94,5 +125,9 @@ class ExactDedup(ShuffleStage):
     def output_fields(self):
         return list(DUP_FIELDS)
 
+    def aux_tables(self) -> Sequence[str]:
+        # Read only (nothing is appended): the kept documents of earlier runs.
+        return (DOCUMENTS,)
+
     def apply(self, df: DataFrame, aux: Mapping[str, DataFrame | None]) -> ShuffleResult:
-        return ShuffleResult(rows=exact_dedup(df, self.config))
+        return ShuffleResult(rows=exact_dedup(df, self.config, aux.get(DOCUMENTS)))

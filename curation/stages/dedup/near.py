@@ -16,7 +16,11 @@ For the kept rows:
 6. per component, keep one document by the survivor policy; drop the rest.
 
 Incremental runs read and extend ``dedup_index`` (``index.py``): indexed documents take part in
-steps 3-6 as nodes that are already decided.
+steps 3-6 as nodes that are already decided, and pairs with them are verified by the same measure
+as pairs within the run (step 4 fetches the indexed texts of candidate nodes only), so runs A then
+B find the same pairs as one run over A + B. Where they differ is the survivor: an indexed
+survivor is already published and stays; a cluster's new members are dropped in its favour. An
+indexed entry with the id of an input row is that row's earlier version and is left out.
 """
 
 from __future__ import annotations
@@ -57,7 +61,14 @@ from curation.stages.dedup.common import (
     with_passive,
 )
 from curation.stages.dedup.components import connected_components
-from curation.stages.dedup.index import INDEX_TABLE, check_index
+from curation.stages.dedup.index import (
+    INDEX_TABLE,
+    has_texts,
+    index_rows,
+    indexed_nodes,
+    survivor_ranks,
+    with_survivor_hops,
+)
 from curation.stages.dedup.near_config import NearDedupConfig
 from curation.stages.dedup.signatures import jaccard_batches, sign_batches
 
@@ -92,13 +103,13 @@ def run_near_dedup(
     # 1-2. Sign, then one node per distinct text.
     groups = _sign(keyed, cfg)
     signed = groups.where(F.col("bands").isNotNull()).select(NODE, H, "bands", "sig")
-    idx = _indexed_nodes(index, cfg)
+    idx = indexed_nodes(index, keyed.select(C.ID), cfg)
     # 3. Candidate pairs.
     candidates = _candidate_pairs(_bucket_members(signed, idx), cfg)
     # 4. Verification.
     edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg)
     if idx is not None:
-        edges = _with_survivor_hops(edges, idx)
+        edges = with_survivor_hops(edges, idx)
     # 5. Components.
     comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
     labels = comps.labels.withColumnRenamed("node", NODE)
@@ -107,8 +118,10 @@ def run_near_dedup(
     rows = with_passive(
         decide(keyed.join(_small(per_text), H, "left"), cfg.stage_name, columns), passive
     )
-    index_rows = _index_rows(signed, per_text, cfg)
-    return NearDedupRun(rows, index_rows, candidates.select("src", "dst"), edges, comps.rounds)
+    # An index written before texts were stored keeps its schema (appends must match it).
+    with_texts = index is None or has_texts(index)
+    new_index = index_rows(signed, per_text, keyed, cfg, with_texts)
+    return NearDedupRun(rows, new_index, candidates.select("src", "dst"), edges, comps.rounds)
 
 
 def _keyed(active: DataFrame) -> DataFrame:
@@ -150,20 +163,6 @@ def _sign(keyed: DataFrame, cfg: NearDedupConfig) -> DataFrame:
         )
         .withColumn(NODE, F.col(BEST)["id"])
         .localCheckpoint()
-    )
-
-
-def _indexed_nodes(index: DataFrame | None, cfg: NearDedupConfig) -> DataFrame | None:
-    """The checked index's documents as nodes with their survivor; None without an index."""
-    if index is None:
-        return None
-    check_index(index, cfg)
-    return index.select(
-        F.col("id").alias(NODE),
-        F.col("text_hash").alias(H),
-        "bands",
-        F.col("signature").alias("sig"),
-        "survivor",
     )
 
 
@@ -239,37 +238,11 @@ def _verified_edges(
     return edges.localCheckpoint()
 
 
-def _with_survivor_hops(edges: DataFrame, idx: DataFrame) -> DataFrame:
-    """``edges`` plus an edge from each indexed node they touch to its cluster's survivor."""
-    # An indexed near-duplicate links to its cluster's survivor, so a new document similar
-    # only to it still joins that cluster.
-    linked = (
-        edges.select(F.col("src").alias(NODE))
-        .unionByName(edges.select(F.col("dst").alias(NODE)))
-        .distinct()
-    )
-    hops = idx.join(linked, NODE, "left_semi").where(F.col(NODE) != F.col("survivor"))
-    return edges.unionByName(hops.select(F.col(NODE).alias("src"), F.col("survivor").alias("dst")))
-
-
 def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
     """(node, rank, weight) of every node; indexed survivors rank before any new node."""
     node_rank = groups.select(NODE, F.col(BEST).alias("rank"), W)
     if idx is not None:
-        # Indexed documents rank first (prio 0): they are already published.
-        old_rank = F.struct(
-            F.lit(0).alias("prio"),
-            *[
-                F.lit(None).cast(f.dataType).alias(f.name)
-                for f in groups.schema[BEST].dataType.fields[1:-2]
-            ],
-            F.col(NODE).alias("id"),
-            F.col(H).alias("h"),
-        )
-        survivors = idx.where(F.col(NODE) == F.col("survivor"))
-        node_rank = node_rank.unionByName(
-            survivors.select(NODE, old_rank.alias("rank"), F.lit(0).cast("long").alias(W))
-        )
+        node_rank = node_rank.unionByName(survivor_ranks(idx, groups.schema[BEST].dataType))
     return node_rank
 
 
@@ -294,18 +267,6 @@ def _clusters_per_text(groups: DataFrame, labels: DataFrame, node_rank: DataFram
     )
 
 
-def _index_rows(signed: DataFrame, per_text: DataFrame, cfg: NearDedupConfig) -> DataFrame:
-    """This run's ``dedup_index`` rows: every signed text with its cluster's survivor."""
-    return signed.join(per_text, H, "left").select(
-        F.col(NODE).alias("id"),
-        F.col(H).alias("text_hash"),
-        F.coalesce(F.col(CBEST)["id"], F.col(NODE)).alias("survivor"),
-        "bands",
-        F.col("sig").alias("signature"),
-        F.lit(cfg.params_key).alias("params"),
-    )
-
-
 def _small(df: DataFrame) -> DataFrame:
     """``df`` with a broadcast hint when it has few rows (it is checkpointed, so counting is
     cheap): joining it then ships it to every task instead of shuffling the large side."""
@@ -323,17 +284,17 @@ def _verify(
     """Candidate pairs whose similarity reaches the threshold.
 
     Only what the pairs need is fetched, through broadcast semi-joins when the candidate nodes
-    are few: their texts (new nodes, exact mode) and their signatures (signature mode, or
-    indexed nodes, which have no text here).
+    are few: in exact mode their texts (new nodes' from the input rows, indexed nodes' from the
+    index), so a pair with an indexed document is judged like a pair within the run; in
+    signature mode their signatures.
     """
     ends = candidates.select(F.col("src").alias(NODE), F.col("src_old").alias("old"))
     ends = ends.unionByName(
         candidates.select(F.col("dst").alias(NODE), F.col("dst_old").alias("old"))
     )
     nodes = ends.distinct().localCheckpoint()
-    need_sigs = cfg.verify == "signature" or idx is not None
     sigs = texts = None
-    if need_sigs:
+    if cfg.verify == "signature":
         sigs = signed.select(NODE, "sig")
         if idx is not None:
             sigs = sigs.unionByName(idx.select(NODE, "sig"))
@@ -350,6 +311,12 @@ def _verify(
             .select(NODE, C.TEXT)
             .dropDuplicates([NODE])
         )
+        if idx is not None:
+            # check_index refused an index without texts in exact mode.
+            old_nodes = nodes.where(F.col("old")).select(NODE).localCheckpoint()
+            texts = texts.unionByName(
+                idx.select(NODE, C.TEXT).join(_small(old_nodes), NODE, "left_semi")
+            )
     pairs = candidates
     for side in ("src", "dst"):
         if sigs is not None:

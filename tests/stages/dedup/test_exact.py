@@ -71,3 +71,38 @@ def test_null_and_empty_texts_are_one_exact_group(spark):
     got = decisions(exact_dedup(df))
     assert got["e"][1] is None
     assert got["n1"][1:3] == ("dedup:exact", "e") and got["n2"][1:3] == ("dedup:exact", "e")
+
+
+def test_copies_of_published_documents_are_dropped_in_their_favour(spark):
+    """Across runs: a copy of a document an earlier run kept is dropped (dup_of = that document,
+    however good the copy), and a published row with an input row's id is its earlier version,
+    never a duplicate of it."""
+    published = spark.createDataFrame(
+        [("old", "shared text"), ("again", "this id arrives again"), ("gone", "old version")],
+        "id string, text string",
+    )
+    rows = [
+        ("new", "shared text", 0.99, None),
+        ("new-2", "shared text", 0.5, None),
+        ("again", "this id arrives again", None, None),
+        ("other", "old version", None, None),
+    ]
+    got = decisions(exact_dedup(spark.createDataFrame(rows, SCHEMA), published=published))
+    assert got["new"][:4] == ("exact_dedup", "dedup:exact", "old", "old")
+    assert got["new-2"][:4] == ("exact_dedup", "dedup:exact", "old", "old")
+    assert got["new"][4] == 2  # the run's two copies (the published one weighs 0)
+    # "again" supersedes its published version: kept, not a duplicate of itself.
+    assert got["again"][:3] == (None, None, None)
+    assert got["other"][:3] == ("exact_dedup", "dedup:exact", "gone")
+
+
+def test_stage_reads_the_documents_table(spark):
+    from curation.stages import build_stage
+    from curation.stages.dedup.exact import ExactDedup
+
+    stage = build_stage(ExactDedupConfig())
+    assert isinstance(stage, ExactDedup) and stage.aux_tables() == ("documents",)
+    df = spark.createDataFrame([("b", "t", None, None)], SCHEMA)
+    published = spark.createDataFrame([("a", "t")], "id string, text string")
+    assert decisions(stage.apply(df, {"documents": published}).rows)["b"][2] == "a"
+    assert decisions(stage.apply(df, {"documents": None}).rows)["b"][2] is None

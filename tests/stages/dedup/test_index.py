@@ -71,3 +71,45 @@ def test_index_from_other_settings_is_refused(spark):
     index = run_near_dedup(df, NearDedupConfig(num_perm=64)).index_rows
     with pytest.raises(ConfigError, match="num_perm|params"):
         run_near_dedup(df, NearDedupConfig(), index=index)
+
+
+def test_index_stores_texts_and_refuses_exact_verification_without_them(spark):
+    """Pairs with indexed documents are verified on their texts; an index written before texts
+    were stored is refused in exact mode (one line naming the fix) and usable in signature mode,
+    whose new rows then keep the old schema."""
+    batch_a, batch_b = incremental_corpus()
+    df_a = spark.createDataFrame(batch_a, SCHEMA)
+    df_b = spark.createDataFrame(batch_b, SCHEMA)
+    index = run_near_dedup(df_a).index_rows.localCheckpoint()
+    assert {r.id: r.text for r in index.collect()} == {r[0]: r[1] for r in batch_a}
+
+    old = index.drop("text")
+    with pytest.raises(ConfigError, match="verify=exact.*set verify: signature") as err:
+        run_near_dedup(df_b, index=old)
+    assert "\n" not in str(err.value)
+    by_estimate = run_near_dedup(df_b, NearDedupConfig(verify="signature"), index=old)
+    assert "text" not in by_estimate.index_rows.columns
+    assert decisions(by_estimate.rows)["u2"][1:3] == ("dedup:near", "u")
+
+
+def test_an_indexed_entry_with_an_input_id_is_superseded(spark):
+    """The index holds x (survivor) and its near duplicate w. x arriving again is not dropped
+    as a duplicate of itself (z, near w, joins its cluster through w, as in one run over x, w
+    and z); a new version of x with another text is not pulled into w's cluster by w's link to
+    its old survivor x."""
+    batch_a, _ = incremental_corpus()
+    index = run_near_dedup(spark.createDataFrame(batch_a, SCHEMA)).index_rows.localCheckpoint()
+    x_text, w_text = batch_a[0][1], batch_a[1][1]
+    z = text(replace_block(w_text.split(" "), 150, tag="z"))  # near w only (J(z, x) < 0.8)
+    assert jaccard(z, w_text) >= 0.8 > jaccard(z, x_text)
+    rows = [
+        ("x", x_text, 0.9, None),  # the same document again
+        ("z", z, 0.1, None),
+    ]
+    got = decisions(near_dedup(spark.createDataFrame(rows, SCHEMA), index=index))
+    assert got["x"][:3] == (None, None, None)
+    assert got["z"][:3] == ("near_dedup", "dedup:near", "x")
+
+    new_x = [("x", text(words(77)), 0.9, None), ("z", z, 0.1, None)]
+    got = decisions(near_dedup(spark.createDataFrame(new_x, SCHEMA), index=index))
+    assert got["x"][:3] == (None, None, None) and got["z"][:3] == (None, None, None)

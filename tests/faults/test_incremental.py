@@ -1,0 +1,424 @@
+"""Incremental runs into one output root: re-arriving ids, cross-run dedup, resume, replace.
+
+The promise under test (README, "Outputs and guarantees"): each document id is decided once per
+root (`existing_ids: skip`, the default) or its newest version replaces the earlier one
+(`replace`); `documents` never holds an id twice, no `dup_of` names its own row, and runs A then B
+leave the same duplicate families published as one run over A + B (the earlier run's member
+survives).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, example, given, settings
+from hypothesis import strategies as st
+from pyspark.sql import functions as F
+
+from curation import columns as C
+from curation.config import validate_config
+from curation.delta import open_store
+from curation.driver import Pipeline
+from curation.text import shingles as sh
+
+pytestmark = pytest.mark.fault
+
+DEDUP = [{"kind": "exact_dedup"}, {"kind": "near_dedup"}]
+# Small signatures for the property test: 16 bands of 2 rows find pairs at 0.8 with
+# probability 1 - (1 - 0.64)^16 > 0.9999, and exact verification removes false positives.
+SMALL_NEAR = {"kind": "near_dedup", "num_perm": 32, "bands": 16, "rows": 2}
+
+
+# -- corpus helpers ---------------------------------------------------------------------------
+
+
+def paragraphs(shared_data: Path, n: int, min_words: int = 150) -> list[str]:
+    """The first ``n`` paragraphs of at least ``min_words`` words of the Wikipedia sample."""
+    out = []
+    with open(shared_data / "text" / "wikipedia_sample.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            for para in json.loads(line)["text"].split("\n\n"):
+                if len(para.split()) >= min_words:
+                    out.append(para)
+                    if len(out) == n:
+                        return out
+    raise AssertionError(f"the sample has fewer than {n} paragraphs of {min_words} words")
+
+
+def edit_words(text: str, positions: list[int], tag: str) -> str:
+    """``text`` with the words at ``positions`` replaced by tokens found nowhere else."""
+    words = text.split(" ")
+    for k, at in enumerate(positions):
+        words[at] = f"zq{tag}x{k}"
+    return " ".join(words)
+
+
+def jaccard(a: str, b: str) -> float:
+    import pyarrow as pa
+
+    return float(sh.pairwise_jaccard(pa.array([a]), pa.array([b]), 5)[0])
+
+
+def write_jsonl(path: Path, rows: list[tuple[str, str]]) -> str:
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
+    return str(path)
+
+
+def run_config(input_path: str, out: str, stages=None, **extra):
+    return validate_config(
+        {
+            "input": {"path": input_path, "format": "jsonl"},
+            "output": out,
+            "storage": {"engine": "rust"},
+            "stages": stages or DEDUP,
+            **extra,
+        }
+    )
+
+
+def run(spark, input_path: str, out: str, run_id: str, stages=None, **extra):
+    store = open_store(spark, "rust")
+    return Pipeline(run_config(input_path, out, stages, **extra), spark, store).run(run_id), store
+
+
+def table(store, out: str, name: str):
+    return store.read(f"{out}/{name}")
+
+
+def assert_no_self_dup_of(store, out: str) -> None:
+    rejected = table(store, out, "rejected")
+    selfish = rejected.where(F.col(C.DUP_OF) == F.col(C.ID)).select(C.ID).collect()
+    assert not selfish, f"dup_of names the row's own id: {[r.id for r in selfish]}"
+
+
+def assert_unique_ids(store, out: str) -> None:
+    docs = table(store, out, "documents")
+    repeated = docs.groupBy(C.ID).count().where("count > 1").collect()
+    assert not repeated, f"documents holds ids more than once: {repeated[:5]}"
+
+
+# -- issue item 1: the same input again under a new run id -------------------------------------
+
+
+@pytest.fixture
+def demo_like(shared_data, tmp_path):
+    """20 paragraphs, 3 exact copies and 3 near copies (one word edited) under new ids."""
+    paras = paragraphs(shared_data, 20)
+    rows = [(f"doc-{i:02d}", p) for i, p in enumerate(paras)]
+    rows += [(f"copy-{i}", paras[i]) for i in range(3)]
+    rows += [(f"near-{i}", edit_words(paras[3 + i], [40], f"n{i}")) for i in range(3)]
+    return write_jsonl(tmp_path / "input.jsonl", rows), len(rows)
+
+
+def test_same_input_under_a_new_run_id_adds_nothing(spark, tmp_path, demo_like):
+    """Before the fix: documents held every kept id twice, and rows were dropped as exact
+    duplicates of themselves (dup_of = own id)."""
+    input_path, n = demo_like
+    out = str(tmp_path / "out")
+    first, store = run(spark, input_path, out, "r1")
+    assert (first.rows_in, first.rows_kept) == (n, n - 6)
+    second, _ = run(spark, input_path, out, "r2")
+
+    assert (second.rows_in, second.rows_kept, second.rows_rejected) == (n, 0, n)
+    assert_unique_ids(store, out)
+    assert table(store, out, "documents").count() == n - 6
+    assert_no_self_dup_of(store, out)
+    r2 = table(store, out, "rejected").where(F.col("run_id") == "r2")
+    reasons = {
+        (r.drop_stage, r.drop_reason): r["count"]
+        for r in r2.groupBy(C.DROP_STAGE, C.DROP_REASON).count().collect()
+    }
+    assert reasons == {("read", "read:already_present"): n}
+    stats = {
+        (r.stage, r.reason): r.rows_dropped
+        for r in table(store, out, "stats").where(F.col("run_id") == "r2").collect()
+    }
+    assert stats[("read", "read:already_present")] == n
+
+
+def test_exact_dedup_alone_holds_across_runs(spark, shared_data, tmp_path):
+    """A recipe with exact_dedup only: before the fix it never looked at earlier runs, so a copy
+    under a new id was published again."""
+    p = paragraphs(shared_data, 3)
+    first = write_jsonl(tmp_path / "r1.jsonl", [("a", p[0]), ("b", p[1])])
+    second = write_jsonl(tmp_path / "r2.jsonl", [("c", p[0]), ("d", p[2]), ("e", p[2])])
+    out, exact = str(tmp_path / "out"), [{"kind": "exact_dedup"}]
+    run(spark, first, out, "r1", exact)
+    _, store = run(spark, second, out, "r2", exact)
+    assert sorted(r.id for r in table(store, out, "documents").collect()) == ["a", "b", "d"]
+    got = {r.id: (r.drop_reason, r.dup_of) for r in table(store, out, "rejected").collect()}
+    assert got == {"c": ("dedup:exact", "a"), "e": ("dedup:exact", "d")}
+
+
+# -- issue item 2: cross-run near duplicates at 0.82-0.85 ----------------------------------------
+
+
+def pairs_at(paras: list[str], low: float = 0.82, high: float = 0.85) -> list[tuple[str, str]]:
+    """(paragraph, copy) pairs whose word 5-gram Jaccard lies in [low, high]: isolated words
+    are replaced, each removing 5 shingles, until the similarity falls into the range."""
+    rng = random.Random(7)
+    out = []
+    for i, para in enumerate(paras):
+        n = len(para.split(" "))
+        slots = list(range(2, n - 2, 6))  # 6 apart: the edits' shingles never overlap
+        rng.shuffle(slots)
+        for k in range(1, len(slots)):
+            copy = edit_words(para, sorted(slots[:k]), f"h{i}")
+            j = jaccard(para, copy)
+            if j < low:
+                break
+            if j <= high:
+                out.append((para, copy))
+                break
+    return out
+
+
+def test_cross_run_near_pairs_are_verified_like_in_run_pairs(spark, shared_data, tmp_path):
+    """Half 1 holds the paragraphs, half 2 their copies at Jaccard 0.82-0.85. Before the fix,
+    pairs with an indexed document were judged by the MinHash estimate, which puts some of
+    these below 0.8: their copies survived in both halves."""
+    pairs = pairs_at(paragraphs(shared_data, 50))
+    assert len(pairs) >= 30
+    assert all(0.82 <= jaccard(a, b) <= 0.85 for a, b in pairs)
+    half1 = write_jsonl(tmp_path / "h1.jsonl", [(f"a{i:02d}", a) for i, (a, _) in enumerate(pairs)])
+    half2 = write_jsonl(tmp_path / "h2.jsonl", [(f"b{i:02d}", b) for i, (_, b) in enumerate(pairs)])
+    both = write_jsonl(
+        tmp_path / "all.jsonl",
+        [(f"a{i:02d}", a) for i, (a, _) in enumerate(pairs)]
+        + [(f"b{i:02d}", b) for i, (_, b) in enumerate(pairs)],
+    )
+    near = [{"kind": "near_dedup"}]
+    out, whole = str(tmp_path / "out"), str(tmp_path / "whole")
+    run(spark, half1, out, "h1", near)
+    second, store = run(spark, half2, out, "h2", near)
+    one, _ = run(spark, both, whole, "all", near)
+
+    assert one.rows_kept == len(pairs)
+    got = {
+        r.id: (r.drop_reason, r.dup_of)
+        for r in table(store, out, "rejected").where(F.col("run_id") == "h2").collect()
+    }
+    survivors = sorted(f"b{i:02d}" for i in range(len(pairs)) if f"b{i:02d}" not in got)
+    assert survivors == [], f"copies kept next to their indexed original: {survivors}"
+    assert got == {f"b{i:02d}": ("dedup:near", f"a{i:02d}") for i in range(len(pairs))}
+    assert second.rows_kept == 0
+
+
+# -- existing_ids: replace ------------------------------------------------------------------------
+
+
+class Killed(Exception):
+    """The driver dying at a chosen point of the final commits."""
+
+
+def crashing_store(spark, before_delete: bool):
+    """A real rust store that dies before its first deletion, or right after deleting from
+    documents (before dedup_index and the documents append): the points between the final
+    commits of a replacing run."""
+    from curation.delta.rust_engine import RustDeltaStore
+
+    class Crashing(RustDeltaStore):
+        def delete_matching(self, path, keys, *, metadata=None):
+            if before_delete:
+                raise Killed(path)
+            version = super().delete_matching(path, keys, metadata=metadata)
+            if path.endswith("/documents"):
+                raise Killed(path)
+            return version
+
+    return Crashing(spark)
+
+
+@pytest.fixture
+def replace_inputs(shared_data, tmp_path):
+    """Run 1: a, b, c. Run 2: a with a new text, and d carrying a's old text under a new id."""
+    p = paragraphs(shared_data, 5)
+    first = write_jsonl(tmp_path / "r1.jsonl", [("a", p[0]), ("b", p[1]), ("c", p[2])])
+    second = write_jsonl(tmp_path / "r2.jsonl", [("a", p[3]), ("d", p[0])])
+    return first, second, p
+
+
+# A row stage first, as in the demo recipe: the replacing rows' mark rides through its pass.
+REPLACE_STAGES = [{"kind": "length", "min_words": 10}, *DEDUP]
+
+
+def assert_replaced(store, out: str, p: list[str]) -> None:
+    """a's new version replaced the old one everywhere; d (a's old text) is new again."""
+    docs = {r.id: (r.text, r.run_id) for r in table(store, out, "documents").collect()}
+    assert docs == {"a": (p[3], "r2"), "b": (p[1], "r1"), "c": (p[2], "r1"), "d": (p[0], "r2")}
+    rejected = [
+        (r.id, r.drop_stage, r.drop_reason, r.run_id, r.text)
+        for r in table(store, out, "rejected").collect()
+    ]
+    # The old version is not lost: it moved to rejected under the run that kept it.
+    assert rejected == [("a", "read", "read:replaced", "r1", p[0])]
+    index = sorted((r.id, r.run_id) for r in table(store, out, "dedup_index").collect())
+    assert index == [("a", "r2"), ("b", "r1"), ("c", "r1"), ("d", "r2")]
+    details = [
+        json.loads(r.details)
+        for r in table(store, out, "stats").where("run_id = 'r2' and stage = 'read'").collect()
+        if r.reason is None
+    ]
+    assert details == [{"existing_ids": "replace", "replaced": 1}]
+    # Rows of each run: still rows in = kept + rejected, read from the tables.
+    for run_id, rows_in in (("r1", 3), ("r2", 2)):
+        held = table(store, out, "documents").where(F.col("run_id") == run_id).count()
+        held += table(store, out, "rejected").where(F.col("run_id") == run_id).count()
+        assert held == rows_in, run_id
+
+
+def test_replace_moves_the_earlier_version_out(spark, tmp_path, replace_inputs):
+    """existing_ids: replace. The old a leaves documents (for rejected) and dedup_index, so d,
+    which carries a's old text, is new: neither exact nor near dedup drop it in favour of a
+    version no longer published."""
+    first, second, p = replace_inputs
+    out = str(tmp_path / "out")
+    run(spark, first, out, "r1", REPLACE_STAGES, existing_ids="replace")
+    result, store = run(spark, second, out, "r2", REPLACE_STAGES, existing_ids="replace")
+    assert (result.rows_in, result.rows_kept) == (2, 2)
+    assert_replaced(store, out, p)
+    assert_unique_ids(store, out)
+    assert_no_self_dup_of(store, out)
+
+
+def test_replace_resumes_exactly_after_a_crash_between_its_final_commits(
+    spark, tmp_path, replace_inputs
+):
+    """Killed after rejected committed (before any deletion), then again after the deletion
+    from documents: each re-run of the same run id neither deletes twice nor loses the new
+    rows, and documents never holds two versions of a."""
+    first, second, p = replace_inputs
+    out = str(tmp_path / "out")
+    cfg = {"stages": REPLACE_STAGES, "existing_ids": "replace"}
+    run(spark, first, out, "r1", **cfg)
+
+    def docs_of_a(store):
+        return sorted(
+            r.run_id for r in table(store, out, "documents").where(F.col(C.ID) == "a").collect()
+        )
+
+    for before_delete, expect_a in ((True, ["r1"]), (False, [])):
+        store = crashing_store(spark, before_delete)
+        with pytest.raises(Killed):
+            Pipeline(run_config(second, out, **cfg), spark, store).run("r2")
+        assert docs_of_a(store) == expect_a
+        moved = table(store, out, "rejected").where(F.col(C.DROP_REASON) == "read:replaced")
+        assert moved.count() == 1
+
+    result, store = run(spark, second, out, "r2", **cfg)
+    assert result.resumed_segments == 3
+    assert_replaced(store, out, p)
+
+
+# -- the invariant: any 2-3 runs into one root equal one run over their union -------------------
+
+FAMILIES = 4
+VARIANTS = (None, 30, 90)  # the paragraph, and copies with the word at 30 or 90 replaced
+IDS = [f"d{i}" for i in range(8)]
+RUN_ROWS = st.dictionaries(
+    st.sampled_from(IDS), st.integers(0, FAMILIES * len(VARIANTS) - 1), min_size=1, max_size=6
+)
+
+
+class Families(tuple):
+    """(texts, family of each text), shown briefly when hypothesis reports an example."""
+
+    def __repr__(self) -> str:
+        return f"Families({len(self[0])} texts in {len(set(self[1]))} families)"
+
+
+@pytest.fixture(scope="module")
+def families(shared_data):
+    """4 paragraphs and their one-word edits. Members of a family are pairwise at Jaccard >=
+    0.85 (one component, whatever arrives when); families share nothing."""
+    texts, family = [], []
+    for f, para in enumerate(paragraphs(shared_data, FAMILIES)):
+        for at in VARIANTS:
+            texts.append(para if at is None else edit_words(para, [at], f"f{f}v{at}"))
+            family.append(f)
+    for a in range(len(texts)):
+        for b in range(a + 1, len(texts)):
+            j = jaccard(texts[a], texts[b])
+            assert j >= 0.85 if family[a] == family[b] else j < 0.2, (a, b, j)
+    return Families((texts, family))
+
+
+def expected_survivors(runs, texts, family):
+    """(one run over the union, the runs in order) -> {id: text} kept, by the documented rules:
+    an id is decided at its first arrival (existing_ids: skip); a family keeps one document,
+    the longest text then the smallest id (the default survivor policy without a quality
+    column), chosen in one run among all members, incrementally among the members of the
+    earliest run that has one (a published document is never displaced)."""
+    first: dict[str, tuple[int, int]] = {}
+    for k, rows in enumerate(runs):
+        for doc_id, t in rows.items():
+            first.setdefault(doc_id, (k, t))
+    members: dict[int, list[tuple[int, str, int]]] = {}
+    for doc_id, (k, t) in first.items():
+        members.setdefault(family[t], []).append((k, doc_id, t))
+
+    def best(candidates):
+        _, doc_id, t = min(candidates, key=lambda m: (-len(texts[m[2]]), m[1]))
+        return doc_id, texts[t]
+
+    union = dict(best(m) for m in members.values())
+    incremental = dict(
+        best([m for m in ms if m[0] == min(k for k, _, _ in ms)]) for ms in members.values()
+    )
+    return union, incremental, first
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    database=None,
+    # Each example runs Spark 3-4 times: a failure is reported as found, not shrunk for hours.
+    phases=(Phase.explicit, Phase.generate),
+)
+@given(runs=st.lists(RUN_ROWS, min_size=2, max_size=3))
+@example(
+    runs=[
+        {"d0": 0, "d1": 3, "d2": 1},
+        # same id + same text, same id + other text, other id + same text, a near copy
+        {"d0": 0, "d1": 6, "d3": 0, "d4": 4, "d5": 9},
+    ]
+)
+def test_runs_in_sequence_equal_one_run_over_their_union(spark, families, runs):
+    from curation.stages.dedup import ExactDedupConfig, NearDedupConfig
+    from curation.stages.dedup.exact import exact_dedup
+    from curation.stages.dedup.near import near_dedup
+
+    texts, family = families
+    union, incremental, first = expected_survivors(runs, texts, family)
+    near_cfg = {k: v for k, v in SMALL_NEAR.items() if k != "kind"}
+
+    # One run over the union (every id at its first arrival), through the same stages.
+    rows = [(doc_id, texts[t]) for doc_id, (_, t) in sorted(first.items())]
+    one = near_dedup(
+        exact_dedup(spark.createDataFrame(rows, "id string, text string"), ExactDedupConfig()),
+        NearDedupConfig(**near_cfg),
+    )
+    assert {r.id: r.text for r in one.where("drop_reason is null").collect()} == union
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out, skipped = f"{tmp}/out", []
+        for k, run_rows in enumerate(runs):
+            path = write_jsonl(
+                Path(tmp) / f"run{k}.jsonl", [(i, texts[t]) for i, t in sorted(run_rows.items())]
+            )
+            result, store = run(spark, path, out, f"r{k}", [{"kind": "exact_dedup"}, SMALL_NEAR])
+            skipped.append(result.stages[0].dropped.get("read:already_present", 0))
+        assert_unique_ids(store, out)
+        assert_no_self_dup_of(store, out)
+        docs = {r.id: r.text for r in table(store, out, "documents").collect()}
+    assert docs == incremental
+    # Each run skipped exactly its rows whose id an earlier run decided.
+    assert skipped == [sum(first[i][0] < k for i in rows) for k, rows in enumerate(runs)]
+    # The same content survives: one document per family, as in one run over the union.
+    assert sorted(family[texts.index(t)] for t in docs.values()) == sorted(
+        family[texts.index(t)] for t in union.values()
+    )
