@@ -163,9 +163,9 @@ class Pipeline:
         result.resumed_segments = resumed
         return result
 
-    def _check_fields(self, fields: Sequence[str]) -> dict[str, str]:
+    def _check_fields(self, fields: Sequence[str], required: str | None) -> dict[str, str]:
         """The reader's hook: refuse or rename input fields named like the run's columns."""
-        prefix = self.cfg.input.rename_colliding
+        prefix = required or self.cfg.input.rename_colliding
         return input_renames(self.stages, fields, prefix, self.store.engine)
 
     # -- segments ----------------------------------------------------------------------------

@@ -243,8 +243,10 @@ def _stage_columnar(
     meta = [c for c in columns if c not in (cfg.id_column, cfg.text_column)]
     meta_names = [renames.get(c, c) for c in meta]
     if check:
-        # The user's check sees the names after the earlier_* renames: those are what the run writes.
-        user = check(meta_names)
+        # The check sees the names after the earlier_* renames. A run's table also carries the
+        # signals its stages wrote (len_words...): those become earlier_* too, whatever the
+        # recipe's input.rename_colliding says, so all of an earlier run's columns read alike.
+        user = check(meta_names, EARLIER_PREFIX if renames else None)
         meta_names = [user.get(n, n) for n in meta_names]
     S.check_names(cfg, meta_names, present=[renames.get(c, c) for c in columns])
     source = S.metadata_column(df, "file_path")

@@ -102,7 +102,7 @@ def stage_jsonl(
             "set input.text_column"
         )
     meta_fields = [f for f in fields if f.name not in (cfg.id_column, cfg.text_column)]
-    renames = check([f.name for f in meta_fields]) if check else {}
+    renames = check([f.name for f in meta_fields], None) if check else {}
     out_names = [renames.get(f.name, f.name) for f in meta_fields]
     S.check_names(cfg, out_names, present=[f.name for f in fields])
     meta = F.try_variant_get(var, _RECORD, _ddl(T.StructType(meta_fields))) if meta_fields else None

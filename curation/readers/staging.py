@@ -28,10 +28,11 @@ RAW_MAX_CHARS = 1024
 # Derived ids: hex digits of sha256(text). 128 bits: collisions are out of reach for any corpus.
 ID_HEX_CHARS = 32
 
-# Called with the input's metadata field names once they are known; returns the new name of each
-# field to rename (e.g. {"lang": "input_lang"}) or raises to refuse the input. The driver passes
-# one that knows which columns its stages write.
-FieldCheck = Callable[[Sequence[str]], Mapping[str, str]]
+# Called with the input's metadata field names once they are known, and a prefix the reader
+# requires (``earlier_`` for a curation run's own output table) or None; returns the new name of
+# each field to rename (e.g. {"lang": "input_lang"}) or raises to refuse the input. The driver
+# passes one that knows which columns its stages write.
+FieldCheck = Callable[[Sequence[str], str | None], Mapping[str, str]]
 
 REASON_INVALID_UTF8 = "read:invalid_utf8"
 REASON_BAD_JSON = "read:bad_json"

@@ -301,6 +301,8 @@ def test_a_runs_rejected_table_can_be_rerun(spark, tmp_path, run_cli):
     assert set(docs) == {"short"}
     assert docs["short"]["earlier_drop_reason"] == "length:too_few_words"
     assert docs["short"]["earlier_run_id"] and docs["short"]["drop_reason"] is None
+    # The earlier run's signals ride along too, and this run's length stage writes its own.
+    assert docs["short"]["earlier_len_words"] == 3 and docs["short"]["len_words"] == 3
     reasons = {
         k: (v["drop_stage"], v["drop_reason"], v["earlier_drop_reason"])
         for k, v in rejected.items()
