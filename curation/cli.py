@@ -1,19 +1,25 @@
 """The ``curation`` command line: run, stats, explain, report, whatif, train-classifier, sample.
 
-User errors (bad config, missing tables) print one line on stderr and exit 2, no traceback;
-``-v`` adds the traceback. Checks that need no Spark run before a JVM starts.
+Output goes through ``logging`` (curation/logs.py): progress and results on stdout, warnings and
+errors on stderr, Spark's own log kept to errors unless ``-v``. User errors (bad config, missing
+tables, no pyspark) print one line on stderr and exit 2, no traceback; ``-v`` adds the traceback.
+Checks that need no Spark run before a JVM starts; ``--version`` and ``--help`` import no pyspark.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from curation import logs
 from curation.errors import CurationError
+
+log = logging.getLogger("curation.cli")  # also under `python -m curation.cli`
 
 
 def _session(master: str | None = None):
@@ -53,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
 
     def progress(msg: str) -> None:
-        print(f"{time.monotonic() - t0:8.1f}s {msg}", flush=True)
+        log.info("%8.1fs %s", time.monotonic() - t0, msg)
 
     from curation.delta import open_store
     from curation.session import get_session
@@ -63,12 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {cfg.output}")
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
     _, rows = run_stats(SparkTables(store, cfg.output), result.run_id)
-    print()
-    print(format_totals(result.run_id, rows))
-    print(format_stats(rows))
-    print()
-    for name in RESULT_TABLES:
-        print(f"  {name:<10} {result.table(name)}")
+    tables = "\n".join(f"  {name:<10} {result.table(name)}" for name in RESULT_TABLES)
+    log.info("\n%s\n%s\n\n%s", format_totals(result.run_id, rows), format_stats(rows), tables)
     return 0
 
 
@@ -85,7 +87,7 @@ def _read_results(root: str, master: str | None, read: Callable[[Any], Any]) -> 
         try:
             return read(ArrowTables(root))
         except (DeltaError, RustDeltaError, OSError) as err:
-            print(f"delta-rs cannot read {root} ({err}); reading it with Spark", file=sys.stderr)
+            log.warning("delta-rs cannot read %s (%s); reading it with Spark", root, err)
     spark = _session(master)
     return read(SparkTables(_store(spark), root))
 
@@ -94,8 +96,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from curation.summary import format_stats, run_stats
 
     run_id, rows = _read_results(args.output_root, args.master, lambda t: run_stats(t, args.run_id))
-    print(f"run {run_id}")
-    print(format_stats(rows))
+    log.info("run %s\n%s", run_id, format_stats(rows))
     return 0
 
 
@@ -103,7 +104,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from curation.summary import explain, format_explain
 
     info = _read_results(args.output_root, args.master, lambda t: explain(t, args.id))
-    print(format_explain(info))
+    log.info("%s", format_explain(info))
     return 0
 
 
@@ -117,9 +118,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.output_root,
         args.run_id,
         args.output,
-        progress=lambda msg: print(msg, flush=True),
+        progress=log.info,
     )
-    print(f"report written to {path}")
+    log.info("report written to %s", path)
     return 0
 
 
@@ -128,7 +129,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
     spark = _session(args.master)
     result = whatif(spark, _store(spark), args.output_root, args.set or [], args.run_id)
-    print(result.format())
+    log.info("%s", result.format())
     return 0
 
 
@@ -138,7 +139,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.config, args.set or [])
     spark = _session(args.master)
     result = train_classifier(spark, cfg)
-    print(result.summary())
+    log.info("%s", result.summary())
     return 0
 
 
@@ -162,21 +163,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
         edits=args.edits,
         fmt=args.format,
     )
-    print(info)
+    log.info("%s", info)
     return 0
 
 
+ROOT_HELP = "a run's output root (the recipe's output:), e.g. out/demo"
 NO_SPARK_UNLESS_MASTER = (
     "read the tables with Spark on this master; by default delta-rs reads them, without a JVM"
 )
 
 
-VERBOSE_HELP = "on an error, show its traceback too"
+VERBOSE_HELP = "also show Spark's WARN lines, py4j's log and, on an error, its traceback"
+MASTER_HELP = "Spark master URL for a session this command builds, e.g. local[4]; default local[*]"
+SET_HELP = "override a setting of the recipe (repeatable)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="curation", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     # Also after the command (`curation run x.yaml -v`); SUPPRESS keeps a -v given before it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -190,34 +195,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a setting, e.g. stages.length.min_words=20 (repeatable)",
+        help="override a setting, e.g. stages.near_dedup.threshold=0.7 (repeatable)",
     )
     r.add_argument("--run-id", help="resume or name a run; a re-run with the same id resumes")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("stats", parents=[common], help="counts per stage and reason for a run")
-    s.add_argument("output_root")
+    s.add_argument("output_root", help=ROOT_HELP)
     s.add_argument("--run-id", help="default: the latest finished run")
     s.add_argument("--master", help=NO_SPARK_UNLESS_MASTER)
     s.set_defaults(func=cmd_stats)
 
     e = sub.add_parser("explain", parents=[common], help="why a document was kept or dropped")
-    e.add_argument("output_root")
+    e.add_argument("output_root", help=ROOT_HELP)
     e.add_argument("--id", required=True, help="document id")
     e.add_argument("--master", help=NO_SPARK_UNLESS_MASTER)
     e.set_defaults(func=cmd_explain)
 
     rep = sub.add_parser("report", parents=[common], help="a self-contained HTML report of a run")
-    rep.add_argument("output_root")
+    rep.add_argument("output_root", help=ROOT_HELP)
     rep.add_argument("--run-id", help="default: the latest finished run")
     rep.add_argument("-o", "--output", default="report.html", help="HTML file to write")
-    rep.add_argument("--master")
+    rep.add_argument("--master", help=MASTER_HELP)
     rep.set_defaults(func=cmd_report)
 
     w = sub.add_parser(
         "whatif", parents=[common], help="re-apply other thresholds to a run's stored signals"
     )
-    w.add_argument("output_root")
+    w.add_argument("output_root", help=ROOT_HELP)
     w.add_argument(
         "--set",
         action="append",
@@ -226,23 +231,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. stages.quality.gopher_quality.min_stop_words=3 (repeatable)",
     )
     w.add_argument("--run-id", help="default: the latest finished run")
-    w.add_argument("--master")
+    w.add_argument("--master", help=MASTER_HELP)
     w.set_defaults(func=cmd_whatif)
 
     t = sub.add_parser(
         "train-classifier", parents=[common], help="train a fastText classifier from tables"
     )
-    t.add_argument("config")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE")
-    t.add_argument("--master")
+    t.add_argument("config", help="YAML training recipe, e.g. conf/train_demo.yaml")
+    t.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="e.g. output=models/q.bin; " + SET_HELP
+    )
+    t.add_argument("--master", help=MASTER_HELP)
     t.set_defaults(func=cmd_train_classifier)
 
     g = sub.add_parser(
         "sample", parents=[common], help="generate the seeded sample corpus as a Delta table"
     )
     g.add_argument("out", help="table path, e.g. data/sample")
-    g.add_argument("--docs", type=int, default=3000)
-    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--docs", type=int, default=3000, help="number of documents (default 3000)")
+    g.add_argument(
+        "--seed", type=int, default=42, help="generator seed: one seed, the same rows (default 42)"
+    )
     g.add_argument(
         "--base",
         default="builtin",
@@ -264,22 +273,53 @@ def build_parser() -> argparse.ArgumentParser:
         default="delta",
         help="a Delta table, or gzip JSONL part files (read back with input.format: jsonl)",
     )
-    g.add_argument("--master")
+    g.add_argument("--master", help=MASTER_HELP)
     g.set_defaults(func=cmd_sample)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.configure(args.verbose)
     try:
         return args.func(args)
     except CurationError as exc:
-        if args.verbose:
-            traceback.print_exc()
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
-        # Raised, not returned: a Databricks python_wheel_task calls this entry point as a
-        # function and ignores its return value, so only an exit marks the task failed.
-        raise SystemExit(2) from None
+        _fail(args, one_line(str(exc)))
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in _SPARK_MODULES:
+            raise
+        _fail(args, f"{top} is not installed: {_SPARK_MODULES[top]}")
+    raise AssertionError("unreachable")  # pragma: no cover - _fail exits
+
+
+# The wheel leaves Spark to the runtime; a laptop without it gets one line, not a stack.
+_SPARK_MODULES = {
+    "pyspark": "this command needs Spark; pip install 'curation[spark]' (pyspark 3.5-4.3), or "
+    "run it where Spark is installed",
+    "delta": "the spark storage engine needs delta-spark's Python API; pip install "
+    "'curation[spark]', or set storage.engine: rust",
+}
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    if args.verbose:
+        traceback.print_exc()
+    log.error("error: %s", message)
+    # Raised, not returned: a Databricks python_wheel_task calls this entry point as a
+    # function and ignores its return value, so only an exit marks the task failed.
+    raise SystemExit(2) from None
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("curation")
+    except metadata.PackageNotFoundError:  # a source checkout on PYTHONPATH, not installed
+        from curation import __version__
+
+        return __version__
 
 
 def one_line(message: str) -> str:

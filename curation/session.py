@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 from pyspark.sql import SparkSession
 
 from curation.frozen import FrozenModel
+from curation.logs import jvm_conf, spark_log_level
 
 # Settings every session needs for our tables and UDFs; safe to set at runtime.
 RUNTIME_DEFAULTS = {
@@ -127,12 +128,12 @@ def get_session(settings: SparkSettings | None = None) -> SparkSession:
         )
         if settings.shuffle_partitions:
             builder = builder.config("spark.sql.shuffle.partitions", settings.shuffle_partitions)
-        for key, value in settings.conf.items():
+        for key, value in {**settings.conf, **jvm_conf(settings.conf)}.items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     _apply_runtime_defaults(spark)
     if not submitted:
-        spark.sparkContext.setLogLevel("WARN")
+        spark.sparkContext.setLogLevel(spark_log_level())
         _quiet_file_sink_probe(spark)
     return spark
 
