@@ -69,8 +69,8 @@ def configure(verbose: bool) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Our handlers print these lines; a root handler the host set up would print them twice.
-    log.propagate = False
+    # Records still propagate: a host's root handlers (a job runner's log capture, pytest's
+    # caplog) keep seeing them.
     py4j = logging.getLogger("py4j")
     py4j.setLevel(logging.INFO if verbose else logging.WARNING)
     if verbose and not py4j.handlers:

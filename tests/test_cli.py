@@ -110,6 +110,14 @@ def test_progress_goes_to_stdout_and_warnings_to_stderr_through_logging(capsys):
     logs.configure(verbose=False)
 
 
+def test_after_configure_records_still_reach_the_hosts_handlers(caplog, capsys):
+    logs.configure(verbose=False)  # as every in-process `curation` command in the suite does
+    with caplog.at_level(logging.WARNING, logger="curation.stages.url_filter"):
+        logging.getLogger("curation.stages.url_filter").warning("nothing is blocked")
+    assert "nothing is blocked" in caplog.text
+    assert capsys.readouterr().err == "nothing is blocked\n"
+
+
 @pytest.mark.slow
 def test_quiet_by_default_spark_warnings_with_v(tmp_path):
     """Two real JVM starts (about 20 s each here): the default hides Spark's start-up WARN
