@@ -26,7 +26,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from curation.delta.file_stats import parquet_stats
-from curation.delta.rust_table import check_readable, check_writable, is_table, open_table
+from curation.delta.rust_table import (
+    check_readable,
+    check_writable,
+    is_table,
+    open_table,
+    options_for,
+)
 from curation.delta.schema import (
     check_column_names,
     check_file_schema,
@@ -309,7 +315,7 @@ class RustDeltaStore(DeltaStore):
                         delta_schema,
                         adds,
                         mode="error",
-                        storage_options=self.storage_options,
+                        storage_options=options_for(loc, self.storage_options),
                         commit_properties=props,
                     )
                     return 0

@@ -22,10 +22,15 @@ _UNCHECKED_COLUMN_METADATA = ("delta.invariants", "delta.generationExpression", 
 _CONSTRAINT_PREFIX = "delta.constraints."
 
 
+def options_for(loc: Location, storage_options: dict[str, str] | None) -> dict[str, str] | None:
+    """The options given, else the location's own (the run's ``storage.options``)."""
+    return storage_options if storage_options is not None else loc.delta_options
+
+
 def is_table(loc: Location, storage_options: dict[str, str] | None) -> bool:
     from deltalake import DeltaTable
 
-    return DeltaTable.is_deltatable(loc.delta, storage_options)
+    return DeltaTable.is_deltatable(loc.delta, options_for(loc, storage_options))
 
 
 def open_table(
@@ -36,6 +41,7 @@ def open_table(
     from deltalake.exceptions import DeltaError as RustDeltaError
     from deltalake.exceptions import TableNotFoundError
 
+    storage_options = options_for(loc, storage_options)
     try:
         return DeltaTable(loc.delta, version=version, storage_options=storage_options)
     except TableNotFoundError as err:
