@@ -102,8 +102,16 @@ class Pipeline:
         run_id = run_id or new_run_id()
         check_plan(self.stages)
         preflight(self.cfg)
-        storage.check_spark_reaches(self.spark, self.cfg.output, "output")
-        storage.check_spark_reaches(self.spark, self.cfg.input.path, "input.path")
+        if self.store.engine == "spark":  # the rust engine moves files with pyarrow instead
+            storage.check_spark_reaches(self.spark, self.cfg.output, "output")
+        if self.cfg.input.format != "delta":  # Delta inputs are read by the store
+            storage.check_spark_reaches(
+                self.spark,
+                self.cfg.input.path,
+                "input.path",
+                instead="or, for a Delta table, set input.format: delta (the rust engine reads "
+                "its files with pyarrow and storage.options)",
+            )
         self._claim_run(run_id)
         started = time.monotonic()
         for stage in self.stages:

@@ -158,7 +158,7 @@ class Location:
         rest = path.split("://", 1)[1]
         if scheme in ("s3", "s3a"):
             # Hadoop's connector is s3a; delta-rs and pyarrow know only s3.
-            return cls(path, "s3a://" + rest, "s3://" + rest, rest, "s3", opts)
+            return cls(path, "s3a://" + rest, "s3://" + rest, rest, "s3", _allow_http(opts))
         if scheme in ("gs", "gcs"):
             return cls(path, "gs://" + rest, "gs://" + rest, rest, "gs", opts)
         if scheme in ("abfss", "abfs"):
@@ -217,6 +217,22 @@ class Location:
             return fh.read()
 
 
+def _allow_http(options: dict[str, str]) -> dict[str, str]:
+    """An ``http://`` endpoint says the user wants plain HTTP (a local MinIO): delta-rs
+    refuses it ("URL scheme is not allowed") unless ``aws_allow_http`` says so too."""
+    lowered = {k.lower(): v for k, v in options.items()}
+    endpoint = next(
+        (lowered[k] for k, v in _S3_KEYS.items() if v == "endpoint" and k in lowered), ""
+    )
+    if (
+        endpoint.startswith("http://")
+        and "aws_allow_http" not in lowered
+        and "allow_http" not in lowered
+    ):
+        return {**options, "aws_allow_http": "true"}
+    return options
+
+
 def _filesystem(loc: Location) -> pafs.FileSystem:
     if loc.is_local:
         return pafs.LocalFileSystem()
@@ -248,24 +264,45 @@ def _filesystem(loc: Location) -> pafs.FileSystem:
     return fs
 
 
-def check_spark_reaches(spark: Any, uri: str, role: str) -> None:
+_REACHES: dict[tuple[str, str], bool] = {}
+
+
+def spark_reaches(spark: Any, uri: str) -> bool:
+    """Whether Spark's Hadoop has a file system for ``uri``'s scheme (asked once per scheme).
+
+    Spark Connect clients cannot ask the server's JVM: the server is assumed to have it.
+    """
+    from curation.session import is_connect
+
+    loc = Location.of(uri)
+    if loc.scheme == "" or is_connect(spark):
+        return True
+    jvm = spark._jvm  # noqa: SLF001 - Hadoop has no Python API
+    hadoop_scheme = urlparse(loc.spark).scheme
+    key = (str(spark.sparkContext.applicationId), hadoop_scheme)
+    if key not in _REACHES:
+        try:
+            conf = spark._jsc.hadoopConfiguration()  # noqa: SLF001
+            jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(hadoop_scheme, conf)
+            _REACHES[key] = True
+        except Exception as err:  # noqa: BLE001 - py4j wraps the Java exception
+            missing = "UnsupportedFileSystemException" in str(err) or "ClassNotFound" in str(err)
+            _REACHES[key] = not missing  # other trouble: let Spark report it where it happens
+    return _REACHES[key]
+
+
+def check_spark_reaches(spark: Any, uri: str, role: str, instead: str = "") -> None:
     """Fail with one line when Spark's Hadoop has no file system for ``uri``'s scheme.
 
     Without it Spark fails deep in a job with a Java stack ("No FileSystem for scheme s3a").
-    Spark Connect clients cannot ask the server's JVM: they are not checked.
+    ``instead`` ends the message with an alternative that needs no connector.
     """
-    loc = Location.of(uri)
-    if loc.scheme == "" or getattr(spark, "_jvm", None) is None:
+    if spark_reaches(spark, uri):
         return
+    loc = Location.of(uri)
     hadoop_scheme = urlparse(loc.spark).scheme
-    try:
-        jvm = spark._jvm  # noqa: SLF001 - Hadoop has no Python API
-        conf = spark._jsc.hadoopConfiguration()  # noqa: SLF001
-        jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(hadoop_scheme, conf)
-    except Exception as err:  # noqa: BLE001 - py4j wraps the Java exception
-        if "UnsupportedFileSystemException" not in str(err) and "ClassNotFound" not in str(err):
-            return  # some other trouble: let Spark report it where it happens
-        raise StorageError(
-            f"{role} {uri!r}: this Spark has no Hadoop file system for {hadoop_scheme}:// "
-            f"(read as {loc.spark}); add {_HADOOP_NEEDS.get(hadoop_scheme, 'its connector jar')}"
-        ) from None
+    raise StorageError(
+        f"{role} {uri!r}: this Spark has no Hadoop file system for {hadoop_scheme}:// "
+        f"(read as {loc.spark}); add {_HADOOP_NEEDS.get(hadoop_scheme, 'its connector jar')}"
+        + (f"; {instead}" if instead else "")
+    )
