@@ -44,7 +44,7 @@ def _store(spark, engine: str = "auto"):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from curation.config import load_config
+    from curation.config import read_yaml, validate_config
     from curation.driver import run_pipeline
     from curation.plan import check_plan
     from curation.preflight import preflight
@@ -52,7 +52,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from curation.stages import build_stage
     from curation.summary import SparkTables, format_stats, format_totals, run_stats
 
-    cfg = load_config(args.config, args.set or [])
+    # The command line's options reach the recipe's own storage (a recipe on S3) and the run.
+    options = _storage_options(args)
+    raw = read_yaml(args.config, args.set or [])
+    if options:
+        storage_section = raw.setdefault("storage", {})
+        if isinstance(storage_section, dict):
+            storage_section["options"] = {**(storage_section.get("options") or {}), **options}
+    cfg = validate_config(raw, source=args.config)
     # Before the JVM starts (seconds, and a stack on some failures): what needs no Spark.
     check_plan([build_stage(s) for s in cfg.stages])
     preflight(cfg)
@@ -78,7 +85,8 @@ def _read_results(root: str, master: str | None, read: Callable[[Any], Any]) -> 
     """``read(tables)`` with delta-rs in this process, so no JVM starts for a few small reads;
     through Spark when ``--master`` asks for it or delta-rs cannot read the tables (a storage
     pyarrow cannot reach, deletion vectors)."""
-    from curation.errors import DeltaError
+    from curation.errors import DeltaError, StorageError
+    from curation.storage import check_spark_reaches
     from curation.summary import ArrowTables, SparkTables
 
     if master is None:
@@ -86,9 +94,12 @@ def _read_results(root: str, master: str | None, read: Callable[[Any], Any]) -> 
 
         try:
             return read(ArrowTables(root))
+        except StorageError:
+            raise  # a URI or option problem: Spark would not do better
         except (DeltaError, RustDeltaError, OSError) as err:
             log.warning("delta-rs cannot read %s (%s); reading it with Spark", root, err)
     spark = _session(master)
+    check_spark_reaches(spark, root, "output root")
     return read(SparkTables(_store(spark), root))
 
 
@@ -187,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
     )
+    common.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a storage option for delta-rs and pyarrow (aws_endpoint_url=..., "
+        "aws_access_key_id=${AWS_ACCESS_KEY_ID}, ...); repeatable; a run adds them to the "
+        "recipe's storage.options",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", parents=[common], help="run a pipeline recipe")
@@ -278,10 +297,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _storage_options(args: argparse.Namespace) -> dict[str, str]:
+    """``--storage-option KEY=VALUE`` pairs (values may be ``${NAME}``, expanded when used)."""
+    from curation.errors import ConfigError
+
+    options = {}
+    for item in getattr(args, "storage_option", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"--storage-option {item!r}: expected KEY=VALUE, e.g. "
+                "aws_endpoint_url=http://localhost:9000"
+            )
+        options[key.strip()] = value
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.verbose)
     try:
+        from curation import storage
+
+        # Every command reads through curation.storage; a run replaces these with its recipe's.
+        storage.set_options(_storage_options(args))
         return args.func(args)
     except CurationError as exc:
         _fail(args, one_line(str(exc)))

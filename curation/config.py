@@ -12,13 +12,14 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from curation.errors import ConfigError
+from curation.errors import ConfigError, StorageError
 from curation.existing_ids import ExistingIds
 from curation.frozen import FrozenModel
 from curation.readers import InputConfig
 from curation.session import SparkSettings
 from curation.stages import STAGE_CLASSES
 from curation.stages.tokens import TokenizerConfig
+from curation.storage import Location
 
 # The discriminated union of every registered stage config, keyed by `kind`.
 StageConfigUnion = Annotated[
@@ -34,6 +35,36 @@ class StorageConfig(FrozenModel):
         "auto",
         description="auto: delta-spark when its jars are on the classpath, else delta-rs commits.",
     )
+    # delta-rs' (object_store's) keys, so a user copies them from delta-rs or MinIO docs as
+    # they are; curation.storage maps them for pyarrow.fs. ${NAME} is expanded when used, so the
+    # run record keeps the reference, not the secret.
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Storage options for delta-rs and pyarrow.fs, e.g. aws_endpoint_url, "
+        "aws_region, aws_access_key_id, aws_secret_access_key, aws_allow_http; a value "
+        "${NAME} is read from the environment variable NAME.",
+    )
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _scalars_as_text(cls, value: Any) -> Any:
+        # YAML reads `aws_allow_http: true` as a bool; delta-rs wants the text "true".
+        if isinstance(value, dict):
+            return {
+                k: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int) else v
+                for k, v in value.items()
+            }
+        return value
+
+    def secrets_hidden(self) -> dict[str, str]:
+        """The options as a run record keeps them: literal values of secret keys hidden."""
+        return {
+            k: v if "${" in v or not _is_secret(k) else "<hidden>" for k, v in self.options.items()
+        }
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("secret", "key", "token", "password", "sas"))
 
 
 class RunConfig(FrozenModel):
@@ -85,12 +116,17 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
 
 
 def read_yaml(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """A YAML mapping from ``path`` with ``key.path=value`` overrides applied (not validated)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+    """A YAML mapping from ``path`` (a local path or a URI that curation.storage opens, with
+    the options of ``storage.set_options``) with ``key.path=value`` overrides applied."""
+    path = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = Location.of(path).read_bytes().decode("utf-8")
+    except StorageError as err:
+        raise ConfigError(f"config file {path!r}: {err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path!r} is not UTF-8 text") from None
+    try:
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

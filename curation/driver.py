@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from curation import columns as C
 from curation import existing_ids as existing
+from curation import storage
 from curation.config import RunConfig
 from curation.delta import DeltaStore, open_store
 from curation.errors import ConfigError, InvariantError
@@ -82,6 +83,8 @@ class Pipeline:
         self.cfg = cfg
         self.spark = spark
         self.store = store
+        # Before anything touches storage: run records, models and tables use these options.
+        storage.set_options(cfg.storage.options)
         self.layout = RunLayout(cfg.output)
         self.progress = progress or (lambda msg: None)
         self.after_segment = after_segment or (lambda seg: None)
@@ -99,6 +102,16 @@ class Pipeline:
         run_id = run_id or new_run_id()
         check_plan(self.stages)
         preflight(self.cfg)
+        if self.store.engine == "spark":  # the rust engine moves files with pyarrow instead
+            storage.check_spark_reaches(self.spark, self.cfg.output, "output")
+        if self.cfg.input.format != "delta":  # Delta inputs are read by the store
+            storage.check_spark_reaches(
+                self.spark,
+                self.cfg.input.path,
+                "input.path",
+                instead="or, for a Delta table, set input.format: delta (the rust engine reads "
+                "its files with pyarrow and storage.options)",
+            )
         self._claim_run(run_id)
         started = time.monotonic()
         for stage in self.stages:
@@ -346,13 +359,16 @@ class Pipeline:
                     "existing_ids; re-run it with the same config, or use a new --run-id"
                 )
             return
+        config = json.loads(self.cfg.model_dump_json())
+        # A record is read by whoever reads the output root: no literal credentials in it.
+        config["storage"]["options"] = self.cfg.storage.secrets_hidden()
         self.layout.write_record(
             run_id,
             {
                 "run_id": run_id,
                 "fingerprint": fingerprint,
                 "started_at": datetime.now(timezone.utc).isoformat(),
-                "config": json.loads(self.cfg.model_dump_json()),
+                "config": config,
             },
         )
 
@@ -381,6 +397,7 @@ def run_pipeline(
     after_segment: AfterSegment | None = None,
 ) -> RunResult:
     """Run ``cfg`` end to end (building a session and picking the Delta engine if needed)."""
+    storage.set_options(cfg.storage.options)
     spark = spark or get_session(cfg.spark)
     store = open_store(spark, cfg.storage.engine)
     return Pipeline(cfg, spark, store, progress, after_segment=after_segment).run(run_id)

@@ -9,10 +9,11 @@ many batches and tasks it runs.
 
 How the file reaches the workers:
 
-* classic Spark: ``SparkContext.addFile`` (local paths and any Hadoop URI: hdfs://, s3a://, ...);
-  workers find it with ``SparkFiles.get(name)``.
-* Spark Connect (no SparkContext on the client): ``spark.addArtifacts(path, file=True)``, which
-  accepts local files only, so remote URIs are first copied to a local temporary file with fsspec.
+* A URI (s3://, gs://, abfss://, hdfs://, dbfs:/) is first copied to a local temporary file
+  through ``curation.storage`` (pyarrow.fs with the run's ``storage.options``), so a model on an
+  object store needs no Hadoop connector and uses the same endpoint and credentials as the tables.
+* classic Spark: ``SparkContext.addFile``; workers find it with ``SparkFiles.get(name)``.
+* Spark Connect (no SparkContext on the client): ``spark.addArtifacts(path, file=True)``.
   The server gives each Connect session its own file directory
   (``SparkFiles.getRootDirectory()/<session artifact uuid>``) and, as read in pyspark 4.2
   (``PythonWorkerUtils.writeSparkFiles`` and ``PythonWorkerFactory``), tells the Python worker that
@@ -37,6 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
 
 from curation.errors import ConfigError
 from curation.text.tokens import whole_document
@@ -102,7 +105,7 @@ def ship_model(spark: Any, path: str) -> ModelRef:
             if original == source:
                 return ModelRef(name=name, path=source, shipped=_how(connect))
         name = _free_name(source, shipped)
-        to_send = _staged_copy(source, name, local is not None, connect)
+        to_send = _staged_copy(source, name, local is not None)
         if connect:
             spark.addArtifacts(to_send, file=True)
         else:
@@ -141,19 +144,12 @@ def _free_name(source: str, taken: dict[str, str]) -> str:
     return f"{stem}-{digest}{ext}"
 
 
-def _staged_copy(source: str, name: str, is_local: bool, connect: bool) -> str:
+def _staged_copy(source: str, name: str, is_local: bool) -> str:
     """A local file named ``name`` with the model's bytes (or the URI itself for addFile).
 
     addFile and addArtifacts name the shipped file after the path's basename, so a renamed file
-    needs a staged link; Connect needs a local file, so a remote URI is downloaded first.
+    needs a staged link; a remote URI is downloaded first (see the module docstring).
     """
-    if not is_local and not connect:
-        if os.path.basename(source.rstrip("/")) != name:
-            raise ConfigError(
-                f"model {source!r}: another model with the same file name was already shipped in "
-                "this session; rename one of the files"
-            )
-        return source
     if is_local and os.path.basename(source) == name:
         return source
     staging = tempfile.mkdtemp(prefix="curation-model-")
@@ -171,17 +167,16 @@ def _staged_copy(source: str, name: str, is_local: bool, connect: bool) -> str:
 
 
 def _download(uri: str, target: str) -> None:
+    from curation.errors import StorageError
+    from curation.storage import Location
+
     try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec ships with our dependencies
-        raise ConfigError(
-            f"model {uri!r}: Spark Connect ships local files only and fsspec is not installed to "
-            "download it; copy the model to a local path"
-        ) from None
-    try:
-        with fsspec.open(uri, "rb") as src, open(target, "wb") as dst:
+        loc = Location.of(uri)
+        if loc.fs.get_file_info(loc.fs_path).type != pafs.FileType.File:
+            raise ConfigError(f"model file {uri!r} does not exist (or is not a file); fix the path")
+        with loc.fs.open_input_stream(loc.fs_path) as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, length=8 << 20)
-    except (OSError, ValueError, ImportError) as exc:
+    except (OSError, StorageError) as exc:
         raise ConfigError(f"model {uri!r} could not be downloaded for shipping: {exc}") from None
 
 

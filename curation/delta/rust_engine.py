@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -25,8 +25,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from curation.delta.arrow_io import read_parquet, write_parquet
 from curation.delta.file_stats import parquet_stats
-from curation.delta.rust_table import check_readable, check_writable, is_table, open_table
+from curation.delta.rust_table import (
+    check_readable,
+    check_writable,
+    is_table,
+    open_table,
+    options_for,
+)
 from curation.delta.schema import (
     check_column_names,
     check_file_schema,
@@ -42,7 +49,7 @@ from curation.delta.store import (
     utc_from_millis,
 )
 from curation.errors import CommitConflictError, DeltaError
-from curation.storage import Location
+from curation.storage import Location, spark_reaches
 
 # Appends that lose the race for a version retry on a fresh snapshot (appends commute).
 APPEND_COMMIT_ATTEMPTS = 8
@@ -112,6 +119,10 @@ class RustDeltaStore(DeltaStore):
         if not actions:
             return self.spark.createDataFrame([], schema)
         partition_columns = table.metadata().partition_columns
+        if not spark_reaches(self.spark, loc.shown):
+            # Executors read the files with pyarrow.fs: Spark has no connector for this storage.
+            files = _own_files(loc, bool(partition_columns), [a["path"] for a in actions])
+            return read_parquet(self.spark, loc, files, schema)
         if not partition_columns:
             files = [_escape_glob(loc.spark_file(a["path"])) for a in actions]
             return self.spark.read.schema(schema).parquet(*files)
@@ -174,8 +185,8 @@ class RustDeltaStore(DeltaStore):
         folder = loc.child(_fresh_folder_name())
         committed = False
         try:
-            self._write_parquet(df, folder)
-            written = self._data_files(folder, schema)
+            returned = self._write_parquet(df, folder)
+            written = self._data_files(folder, schema, returned)
             # Empty partitions still produce a file with only a footer: no reason to log it.
             files = [f for f in written if f.num_records > 0]
             version = self._commit(
@@ -231,7 +242,11 @@ class RustDeltaStore(DeltaStore):
         # delta-rs makes no commit when nothing matched.
         return self._open(loc).version() if metrics.get("num_target_rows_deleted") else None
 
-    def _write_parquet(self, df: DataFrame, folder: Location) -> None:
+    def _write_parquet(self, df: DataFrame, folder: Location) -> set[str] | None:
+        """Write ``df`` into ``folder``; the names of the files written when only those count
+        (pyarrow writes: a failed task attempt may leave a file), None when all of them do."""
+        if not spark_reaches(self.spark, folder.shown):
+            return set(write_parquet(df, folder))
         # delta-rs refuses INT96 timestamps (Spark's default); curation.session sets this too,
         # but a session built elsewhere may not have.
         key = "spark.sql.parquet.outputTimestampType"
@@ -239,9 +254,13 @@ class RustDeltaStore(DeltaStore):
             self.spark.conf.set(key, "TIMESTAMP_MICROS")
         # "error" (not its alias "errorifexists", which Spark Connect's client rejects).
         df.write.mode("error").option("compression", "zstd").parquet(folder.spark)
+        return None
 
-    def _data_files(self, folder: Location, schema: T.StructType) -> list[DataFile]:
-        """The Parquet files Spark wrote, with stats from their footers, checked against schema."""
+    def _data_files(
+        self, folder: Location, schema: T.StructType, only: set[str] | None = None
+    ) -> list[DataFile]:
+        """The Parquet files written (``only`` these names, when given), with stats from their
+        footers, checked against schema."""
         infos = folder.fs.get_file_info(pafs.FileSelector(folder.fs_path, recursive=True))
         root = folder.fs_path.rstrip("/") + "/"
         candidates = []
@@ -252,6 +271,8 @@ class RustDeltaStore(DeltaStore):
             # Spark's _temporary, _SUCCESS and .crc files are not data.
             if any(part.startswith(("_", ".")) for part in relative.split("/")):
                 continue
+            if only is not None and relative not in only:
+                continue  # a failed task attempt's file: never committed (VACUUM removes it)
             candidates.append((info, relative))
         folder_name = folder.fs_path.rstrip("/").rsplit("/", 1)[-1]
 
@@ -309,7 +330,7 @@ class RustDeltaStore(DeltaStore):
                         delta_schema,
                         adds,
                         mode="error",
-                        storage_options=self.storage_options,
+                        storage_options=options_for(loc, self.storage_options),
                         commit_properties=props,
                     )
                     return 0
@@ -391,6 +412,17 @@ class RustDeltaStore(DeltaStore):
 
     def _open(self, loc: Location, version: int | None = None) -> Any:
         return open_table(loc, self.storage_options, version)
+
+
+def _own_files(loc: Location, partitioned: bool, paths: list[str]) -> list[str]:
+    """The table's file paths, unencoded, for a read that only knows the table's folder."""
+    if partitioned or any(urlparse(p).scheme for p in paths):
+        raise DeltaError(
+            f"{loc.shown} is partitioned or has files outside its folder, which curation reads "
+            f"only through Spark's own file system; add the Hadoop connector for "
+            f"{urlparse(loc.spark).scheme}:// to Spark"
+        )
+    return [unquote(p) for p in paths]
 
 
 def _delete_quietly(target: Location, is_file: bool = False) -> None:

@@ -6,10 +6,11 @@ as plain Parquet, which is only faithful when no reader feature changes what the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from curation.delta.schema import spark_schema_from_delta
-from curation.errors import DeltaError
+from curation.errors import DeltaError, StorageError
 from curation.storage import Location
 
 # Reader features whose files the rust engine reads correctly by listing the snapshot's files.
@@ -22,10 +23,27 @@ _UNCHECKED_COLUMN_METADATA = ("delta.invariants", "delta.generationExpression", 
 _CONSTRAINT_PREFIX = "delta.constraints."
 
 
+def options_for(loc: Location, storage_options: dict[str, str] | None) -> dict[str, str] | None:
+    """The options given, else the location's own (the run's ``storage.options``)."""
+    return storage_options if storage_options is not None else loc.delta_options
+
+
 def is_table(loc: Location, storage_options: dict[str, str] | None) -> bool:
     from deltalake import DeltaTable
 
-    return DeltaTable.is_deltatable(loc.delta, storage_options)
+    try:
+        return DeltaTable.is_deltatable(loc.delta, options_for(loc, storage_options))
+    except OSError as err:
+        raise unreachable(loc, err) from err
+
+
+def unreachable(loc: Location, err: Exception) -> StorageError:
+    """delta-rs' multi-line object-store error as one line naming the table and the fix."""
+    steps = [re.sub(r"\x1b\[[0-9;]*m|↳", "", line).strip() for line in str(err).splitlines()]
+    return StorageError(
+        f"cannot reach {loc.shown} ({': '.join(s for s in steps if s)}); check the URI and "
+        "storage.options (endpoint, region, credentials)"
+    )
 
 
 def open_table(
@@ -36,10 +54,13 @@ def open_table(
     from deltalake.exceptions import DeltaError as RustDeltaError
     from deltalake.exceptions import TableNotFoundError
 
+    storage_options = options_for(loc, storage_options)
     try:
         return DeltaTable(loc.delta, version=version, storage_options=storage_options)
     except TableNotFoundError as err:
         raise DeltaError(f"no Delta table at {loc.shown} (no _delta_log there)") from err
+    except OSError as err:
+        raise unreachable(loc, err) from err
     except RustDeltaError as err:
         if version is not None and is_table(loc, storage_options):
             latest = DeltaTable(loc.delta, storage_options=storage_options).version()

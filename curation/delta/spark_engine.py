@@ -169,7 +169,11 @@ class SparkDeltaStore(DeltaStore):
             try:
                 from deltalake import DeltaTable
 
-                return DeltaTable(path).transaction_version(app_id)
+                from curation.storage import Location
+
+                loc = Location.of(path)
+                table = DeltaTable(loc.delta, storage_options=loc.delta_options)
+                return table.transaction_version(app_id)
             except Exception as err:  # noqa: BLE001
                 raise DeltaError(
                     f"cannot read the transaction ids of {path} (delta-spark: {jvm_err}; "

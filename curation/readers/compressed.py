@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from curation.errors import CurationError, StorageError
 from curation.session import is_connect
-from curation.storage import Location
+from curation.storage import Location, current_options
 
 # The suffixes decoded here; other Hadoop codecs (.deflate, .lz4, .snappy) frame their data in
 # Hadoop's own block format, so Spark keeps reading those.
@@ -76,12 +76,15 @@ def opens_in_python(path: str) -> bool:
 def compressed_lines(spark: SparkSession, files: list[tuple[str, int]]) -> DataFrame:
     """The lines of ``files`` ((path, size) pairs, as listed), decoded on the executors."""
     bins = pack_files(files, _parallelism(spark))
+    # The driver's storage options (endpoint, credentials), shipped in the closure: executors'
+    # Python workers never see the recipe.
+    options = current_options()
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for index in batch.column(0).to_pylist():
                 for path in bins[index]:
-                    yield from file_batches(path, _open_stream(path))
+                    yield from file_batches(path, _open_stream(path, options))
 
     # One task per bin: range(n, n partitions) puts exactly one index in each partition.
     return spark.range(0, len(bins), 1, len(bins)).mapInArrow(run, LINES_SCHEMA)
@@ -266,8 +269,8 @@ def _decode(decoder, data: bytes) -> tuple[bytes, bool]:
     return b"".join(out), True
 
 
-def _open_stream(path: str) -> Iterator[bytes]:
-    loc = Location.of(path)
+def _open_stream(path: str, options: dict[str, str]) -> Iterator[bytes]:
+    loc = Location.of(path, options)
     # compression=None: pyarrow would otherwise decode .gz itself, and fail where we stop.
     with loc.fs.open_input_stream(loc.fs_path, compression=None) as stream:
         while chunk := stream.read(_READ_BYTES):
