@@ -78,7 +78,8 @@ class DecontaminateJoin(ShuffleStage):
     def apply(self, df: DataFrame, aux: Mapping[str, DataFrame | None]) -> ShuffleResult:
         spark = df.sparkSession
         cfg, index = self.config, self.built.index
-        signals = document_signals(df, index, self.built.labels, cfg.ngram, spark)
+        removes = self.row_stage._removes()  # noqa: SLF001 - the row stage's own reading
+        signals = document_signals(df, index, self.built.labels, cfg.ngram, spark, removes)
         rows = df.join(signals, on=C.ID, how="left")
         text_null = F.col(C.TEXT).isNull()
         rows = (
@@ -92,10 +93,8 @@ class DecontaminateJoin(ShuffleStage):
                 ),
             )
         )
-        if self.row_stage._removes():
+        if removes:
             rows = cut_matched(rows, index.lengths, cfg.ngram)
-        else:
-            rows = rows.drop(_FOUND)
         # the broadcast path's column order: the input's (text rewritten in place), then the rest
         added = [f.name for f in self.output_fields() if f.name not in df.columns]
         rows = rows.select(*df.columns, *added)
@@ -112,10 +111,10 @@ def _zero(text_null, name: str):
 
 
 def document_signals(
-    df: DataFrame, index: NgramIndex, labels: list[str], n: int, spark: Any
+    df: DataFrame, index: NgramIndex, labels: list[str], n: int, spark: Any, found: bool
 ) -> DataFrame:
     """Per document id: decon_ngrams, decon_matches, decon_items, decon_item_frac,
-    contaminated_by, and the matched hashes (``_decon_found``, for remove_spans)."""
+    contaminated_by, and with ``found`` the matched hashes (``_decon_found``, remove_spans)."""
     lengths = sorted(set(index.lengths) | {n})
     doc_grams = df.select(C.ID, C.TEXT).mapInArrow(
         lambda batches: _explode(batches, lengths, n), _GRAM_SCHEMA
@@ -141,10 +140,8 @@ def document_signals(
         )
     )
     pairs = doc_grams.filter(F.col(_HASH).isNotNull()).join(index_rows, on=_HASH)
-    per_doc = pairs.groupBy(_KEY).agg(
-        F.countDistinct(_HASH).cast("int").alias("decon_matches"),
-        F.collect_set(_HASH).alias(_FOUND),
-    )
+    matched = [F.countDistinct(_HASH).cast("int").alias("decon_matches")]
+    per_doc = pairs.groupBy(_KEY).agg(*matched, *([F.collect_set(_HASH).alias(_FOUND)] * found))
     # (document, item): grams found; a (document, hash) pair is distinct, so count() is exact
     per_item = (
         pairs.groupBy(_KEY, _ITEM)
@@ -171,7 +168,7 @@ def document_signals(
         "decon_items",
         F.col("_best.frac").alias("decon_item_frac"),
         F.col("_best.label").alias("contaminated_by"),
-        _FOUND,
+        *([_FOUND] * found),
     )
     return counts.join(found, on=C.ID, how="left")
 
