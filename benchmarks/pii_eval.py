@@ -35,8 +35,8 @@ Presidio has no such setting, so its F1 is also given with those categories left
     .venv/bin/python benchmarks/pii_eval.py candidates --split test
     .venv/bin/python benchmarks/pii_eval.py build-injected   # regenerates pii_injected.json
 
-The peer venv: ``python3 -m venv /work/venvs/pii-peer && /work/venvs/pii-peer/bin/pip install
-presidio-analyzer faker`` (presidio-analyzer pulls phonenumbers).
+The peer runs from the peer venv, ``.venv-peers`` (``make .venv-peers/.installed``, which ``make
+bench`` also does: presidio-analyzer, phonenumbers and Faker among the peers).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from pii_injection import build_injected  # noqa: E402 - sibling script
 from curation.text.pii import KINDS, find_pii  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-PEER = Path("/work/venvs/pii-peer/bin/python")
+PEER = ROOT / ".venv-peers" / "bin" / "python"
 LABELS = ROOT / "benchmarks" / "pii_labels.json"
 INJECTED = ROOT / "benchmarks" / "pii_injected.json"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -112,7 +112,7 @@ PRESIDIO_KIND = {
 
 def run_presidio(peer: Path, docs: dict[str, str]) -> tuple[dict[str, list[tuple]], dict]:
     if not peer.exists():
-        raise SystemExit(f"peer python {peer} not found; see this script's docstring")
+        raise SystemExit(f"peer python {peer} not found: run `make .venv-peers/.installed`")
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "docs.jsonl", Path(tmp) / "out.json"
         src.write_text(
