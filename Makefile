@@ -41,14 +41,18 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # The peers run from their own venv so their pins never meet ours: datatrove (its filters need
-# spaCy's rule-based tokenizer, no model download) and text-dedup 0.3.1, whose Spark script wants
-# pyspark < 4 (its own pins, numpy < 2 and scipy 1.9.1, do not build on Python 3.11 and its
-# script needs neither: installed without them).
+# spaCy's rule-based tokenizer, no model download; its URLFilter tldextract and pyahocorasick,
+# its decontamination nltk; its TokensCounter tokenizers), Presidio's pattern recognizers
+# (phonenumbers; Faker makes the injected PII of benchmarks/pii_eval.py) and text-dedup 0.3.1,
+# whose Spark script wants pyspark < 4 (its own pins, numpy < 2 and scipy 1.9.1, do not build on
+# Python 3.11 and its script needs neither: installed without them). Every benchmark script's
+# --peer-python defaults to this venv.
 PEERS := .venv-peers
 $(PEERS)/.installed: | $(STAMP)
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/pip install -q --upgrade pip
-	$(PEERS)/bin/pip install -q 'datatrove==0.10.1' spacy regex 'pyspark>=3.5,<3.6' scipy rich pyarrow 'xxhash<4' tokenizers
+	$(PEERS)/bin/pip install -q 'datatrove==0.10.1' spacy regex 'pyspark>=3.5,<3.6' scipy rich pyarrow 'xxhash<4' tokenizers \
+	  tldextract pyahocorasick nltk 'presidio-analyzer==2.2.366' 'phonenumbers==9.0.43' 'Faker==40.63.0'
 	$(PEERS)/bin/pip install -q --no-deps 'text-dedup==0.3.1'
 	@touch $@
 

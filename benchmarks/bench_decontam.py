@@ -1,21 +1,27 @@
-"""Throughput of the decontaminate stage, per core, and the cost of its benchmark index.
+"""The decontaminate stage's two paths at scale, and the cost of its benchmark index.
 
 Documents: ~3 KB pieces of the Brown texts (``decontam_eval.host_docs``), repeated to
-``--docs``; 1% of them carry an injected item so the match path runs too. Benchmark items:
-60-word question/answer pairs in a JSONL file (``make_items``: Wikipedia windows, then random
-words from the sample's vocabulary for the larger sizes).
+``--docs`` and written once as Parquet; 1% of them carry an injected item so the match path
+runs too. Benchmark items: 60-word question/answer pairs in a JSONL file (``make_items``:
+Wikipedia windows, then random words from the sample's vocabulary for the larger sizes).
 
-a. the kernel alone (``match_documents`` over Arrow batches of 10,000), one core, CPU time;
-b. the stage inside Spark ``local[1]`` through the Arrow pass, score and decide, forced with a
-   ``noop`` write, best of three; wall time with one executor core and the CPU time of the JVM
-   plus its Python workers;
-c. ``prepare`` (read the benchmark with Spark, build, write and ship the index) for each
-   benchmark size, and the index's size;
-d. the kernel with the largest index (lookups in a bigger sorted array).
+For each benchmark size:
 
-    python benchmarks/bench_decontam.py [--docs 20000] [--items 10000 100000 300000]
+a. ``prepare`` of each path (read the benchmark with Spark and build the index; the broadcast
+   path also writes and ships it), and the index's size;
+b. each path over all documents in Spark ``local[2]``, score and decide, forced with a ``noop``
+   write: the broadcast path (index memory-mapped on executors) and the join path (index and
+   document n-gram hashes as DataFrames, joined); one timed run each after a warm-up on 1% of
+   the documents, wall time and docs/s per core, the load beside each; both must drop the
+   same number of documents;
+c. the kernel alone (``match_documents`` over Arrow batches of 10,000), one core, CPU time.
 
-Writes benchmarks/results/decontam_bench.json. The load average is recorded next to each figure.
+The stage's row in the harness (``benchmarks/run.py``, stage kind ``decontaminate``) is its
+throughput in a whole ``curation run``; this script is about choosing between the paths.
+
+    python benchmarks/bench_decontam.py [--docs 100000] [--items 100000 300000]
+
+Writes benchmarks/results/decontam_bench.json.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import _spark_cpu_seconds  # noqa: E402 - sibling script, not a package
 from conformance_datatrove import spark_session  # noqa: E402
 from decontam_eval import DEFAULT_DATA, RESULTS, host_docs  # noqa: E402
 
@@ -74,13 +79,14 @@ def make_docs(data: Path, count: int, items: list[dict]) -> list[tuple[str, str]
     return docs
 
 
-def config(bench_path: str):
+def config(bench_path: str, method: str = "auto"):
     from curation.stages.decontaminate import DecontaminateConfig
 
     return DecontaminateConfig(
         benchmarks=[
             {"name": "b", "path": bench_path, "fields": ["question", "answer"], "id_field": "qid"}
-        ]
+        ],
+        method=method,
     )
 
 
@@ -105,41 +111,57 @@ def bench_kernel(index, docs: list[tuple[str, str]], n: int) -> dict:
     }
 
 
-def bench_spark(spark, stage, docs: list[tuple[str, str]], repeats: int = 3) -> dict:
+def bench_paths(spark, stages: dict, docs_path: str, docs: int) -> dict:
+    """Each path over the documents (after a warm-up on 1% of them); noop sink, wall time."""
+    from pyspark.sql import functions as F
+
+    from curation import columns as C
+    from curation.stages.base import ensure_decision_columns
     from curation.stages.rowwise import apply_row_stages
 
-    df = spark.createDataFrame(docs, "id string, text string").repartition(1).cache()
-    df.count()
-    out = df.transform(apply_row_stages, [stage])
-    out.write.format("noop").mode("overwrite").save()  # warm-up: worker start, index load
-    load = _load()
-    best = best_cpu = float("inf")
-    for _ in range(repeats):
-        jvm0, py0 = _spark_cpu_seconds(spark)
+    df = ensure_decision_columns(spark.read.parquet(docs_path))
+    out: dict = {}
+    for method, stage in stages.items():
+
+        def decided(rows, stage=stage, method=method):
+            if method == "broadcast":
+                return rows.transform(apply_row_stages, [stage])
+            return stage.apply(rows, {}).rows
+
+        decided(df.limit(max(1, docs // 100))).write.format("noop").mode("overwrite").save()
+        load = _load()
         t0 = time.perf_counter()
-        out.write.format("noop").mode("overwrite").save()
-        best = min(best, time.perf_counter() - t0)
-        jvm1, py1 = _spark_cpu_seconds(spark)
-        best_cpu = min(best_cpu, (jvm1 - jvm0) + (py1 - py0))
-    df.unpersist()
-    return {
-        "master": "local[1]",
-        "docs": len(docs),
-        "mean_doc_chars": round(sum(len(t) for _, t in docs) / len(docs)),
-        "wall_seconds": round(best, 3),
-        "docs_per_second_per_core": round(len(docs) / best, 1),
-        "cpu_seconds_jvm_and_python": round(best_cpu, 3),
-        "docs_per_cpu_second": round(len(docs) / best_cpu, 1),
-        "load_before": load,
-        "load_after": _load(),
-    }
+        decided(df).write.format("noop").mode("overwrite").save()
+        wall = time.perf_counter() - t0
+        dropped = decided(df).filter(F.col(C.DROP_REASON).isNotNull()).count()
+        out[method] = {
+            "master": "local[2]",
+            "docs": docs,
+            "wall_seconds": round(wall, 2),
+            "docs_per_second_per_core": round(docs / wall / 2, 1),
+            "dropped": dropped,
+            "load_before": load,
+            "load_after": _load(),
+        }
+        print(method, json.dumps(out[method]), flush=True)
+    if len({r["dropped"] for r in out.values()}) != 1:
+        raise SystemExit(f"the paths disagree: {out}")
+    return out
+
+
+def write_docs(docs: list[tuple[str, str]], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids, texts = zip(*docs, strict=True)
+    pq.write_table(pa.table({"id": list(ids), "text": list(texts)}), path, row_group_size=5000)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--docs", type=int, default=20_000)
-    ap.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--items", type=int, nargs="+", default=[100_000, 300_000])
     ap.add_argument("--out", type=Path, default=RESULTS / "decontam_bench.json")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
@@ -147,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     from curation.stages.decontaminate import Decontaminate
     from curation.stages.decontaminate_index import load_index
 
-    spark = spark_session("local[1]")
+    spark = spark_session("local[2]")
+    spark.conf.set("spark.sql.shuffle.partitions", "16")
     res: dict = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "python benchmarks/bench_decontam.py --docs "
@@ -160,26 +183,29 @@ def main(argv: list[str] | None = None) -> int:
             items = make_items(args.data, count)
             path = Path(tmp) / f"bench{count}.jsonl"
             path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
-            stage = Decontaminate(config(str(path)))
-            load = _load()
-            t0 = time.perf_counter()
-            stage.prepare(spark)
-            prepare_s = time.perf_counter() - t0
-            run = {
-                "items": count,
-                "prepare_seconds": round(prepare_s, 2),
-                "prepare_load": load,
-                "index": stage.run_details(),
-            }
             docs = make_docs(args.data, args.docs, items)
-            index, _ = load_index(stage._index)  # noqa: SLF001 - the shipped index, on the driver
-            run["kernel_one_core"] = bench_kernel(index, docs, stage.config.ngram)
-            if count == args.items[0]:
-                run["spark_local1"] = bench_spark(spark, stage, docs)
+            docs_path = Path(tmp) / f"docs{count}.parquet"
+            write_docs(docs, docs_path)
+            run: dict = {"items": count, "prepare": {}}
+            stages = {}
+            for method in ("broadcast", "join"):
+                stage = Decontaminate(config(str(path), method))
+                load = _load()
+                t0 = time.perf_counter()
+                stage.prepare(spark)
+                run["prepare"][method] = {
+                    "seconds": round(time.perf_counter() - t0, 2),
+                    "load": load,
+                }
+                stages[method] = stage.resolved()
+                run["index"] = stage.run_details()
+            run["spark"] = bench_paths(spark, stages, str(docs_path), len(docs))
+            index, _ = load_index(stages["broadcast"]._index)  # noqa: SLF001 - the shipped index
+            run["kernel_one_core"] = bench_kernel(index, docs, stages["broadcast"].config.ngram)
             res["runs"][str(count)] = run
             print(json.dumps(run, indent=2), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

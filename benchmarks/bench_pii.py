@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import _spark_cpu_seconds, chunk_docs  # noqa: E402 - sibling script
+from bench_quality import chunk_docs, time_noop_pass  # noqa: E402 - sibling script
 from conformance_datatrove import DEFAULT_DATA, RESULTS, spark_session  # noqa: E402
 from pii_eval import PEER, run_presidio  # noqa: E402
 
@@ -90,28 +90,11 @@ def bench_spark(docs: list[dict], copies: int, repeats: int = 3) -> dict:
     df = spark.createDataFrame(rows, "id string, text string").repartition(1).cache()
     df.count()
     out = df.transform(apply_row_stages, [PiiStage(PiiConfig())])
-    out.write.format("noop").mode("overwrite").save()  # warm-up: worker start, imports
-    best = best_cpu = float("inf")
-    split = (0.0, 0.0)
-    for _ in range(repeats):
-        jvm0, py0 = _spark_cpu_seconds(spark)
-        t0 = time.perf_counter()
-        out.write.format("noop").mode("overwrite").save()
-        best = min(best, time.perf_counter() - t0)
-        jvm1, py1 = _spark_cpu_seconds(spark)
-        if (jvm1 - jvm0) + (py1 - py0) < best_cpu:
-            best_cpu = (jvm1 - jvm0) + (py1 - py0)
-            split = (jvm1 - jvm0, py1 - py0)
+    timed = time_noop_pass(spark, out, len(rows), repeats)
     df.unpersist()
     return {
         "master": "local[1]",
-        "docs": len(rows),
-        "wall_seconds": round(best, 3),
-        "docs_per_second_per_core": round(len(rows) / best, 1),
-        "cpu_seconds_jvm_and_python": round(best_cpu, 3),
-        "cpu_seconds_jvm": round(split[0], 3),
-        "cpu_seconds_python_workers": round(split[1], 3),
-        "docs_per_cpu_second": round(len(rows) / best_cpu, 1),
+        **timed,
         "stage": "PiiConfig() defaults: every kind redacted, counts for all seven kinds",
     }
 

@@ -109,7 +109,27 @@ def bench_spark(docs: list[dict], copies: int, repeats: int = 3) -> dict:
     df.count()
     stage = QualityStage(QualityConfig())
     out = df.transform(apply_row_stages, [stage])
-    out.write.format("noop").mode("overwrite").save()  # warm-up: worker start, imports
+    timed = time_noop_pass(spark, out, len(rows), repeats)
+    # the JVM's own threads (GC, heartbeats, listeners) also burn CPU while idle; measure that
+    # over a quiet second so the job's JVM share can be read net of it
+    jvm0, _ = _spark_cpu_seconds(spark)
+    time.sleep(2.0)
+    jvm_idle_per_s = (_spark_cpu_seconds(spark)[0] - jvm0) / 2.0
+    df.unpersist()
+    return {
+        "master": "local[1]",
+        **timed,
+        "jvm_idle_cpu_seconds_per_wall_second": round(jvm_idle_per_s, 3),
+        "batch": "default spark.sql.execution.arrow.maxRecordsPerBatch (10,000)",
+    }
+
+
+def time_noop_pass(spark, out, rows: int, repeats: int = 3) -> dict:
+    """Force ``out`` with a ``noop`` write: once to warm up (worker start, imports, model or
+    list loads), then ``repeats`` times; the best wall time, and the best CPU time of the JVM
+    plus its Python workers (what the job cost, whatever else runs on the machine). The
+    per-core rates assume the session has one executor core (``local[1]``)."""
+    out.write.format("noop").mode("overwrite").save()
     best = best_cpu = float("inf")
     split = (0.0, 0.0)
     for _ in range(repeats):
@@ -121,24 +141,15 @@ def bench_spark(docs: list[dict], copies: int, repeats: int = 3) -> dict:
         if (jvm1 - jvm0) + (py1 - py0) < best_cpu:
             best_cpu = (jvm1 - jvm0) + (py1 - py0)
             split = (jvm1 - jvm0, py1 - py0)
-    # the JVM's own threads (GC, heartbeats, listeners) also burn CPU while idle; measure that
-    # over a quiet second so the job's JVM share can be read net of it
-    jvm0, _ = _spark_cpu_seconds(spark)
-    time.sleep(2.0)
-    jvm_idle_per_s = (_spark_cpu_seconds(spark)[0] - jvm0) / 2.0
-    df.unpersist()
     return {
-        "master": "local[1]",
-        "docs": len(rows),
+        "docs": rows,
         "wall_seconds": round(best, 3),
-        "docs_per_second_per_core": round(len(rows) / best, 1),
-        # JVM + Python workers together: what the job cost, whatever else runs on the machine
+        "docs_per_second_per_core": round(rows / best, 1),
         "cpu_seconds_jvm_and_python": round(best_cpu, 3),
         "cpu_seconds_jvm": round(split[0], 3),
         "cpu_seconds_python_workers": round(split[1], 3),
-        "jvm_idle_cpu_seconds_per_wall_second": round(jvm_idle_per_s, 3),
-        "docs_per_cpu_second": round(len(rows) / best_cpu, 1),
-        "batch": "default spark.sql.execution.arrow.maxRecordsPerBatch (10,000)",
+        "docs_per_cpu_second": round(rows / best_cpu, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 

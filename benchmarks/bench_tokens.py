@@ -35,11 +35,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import _spark_cpu_seconds, chunk_docs  # noqa: E402 - sibling script
+from bench_quality import chunk_docs, time_noop_pass  # noqa: E402 - sibling script
 from conformance_datatrove import DEFAULT_DATA, RESULTS, spark_session  # noqa: E402
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
-DEFAULT_PEER = Path("/work/venvs/tokens-peer/bin/python")
+DEFAULT_PEER = Path(__file__).resolve().parents[1] / ".venv-peers" / "bin" / "python"
 BATCH = 10_000  # Spark's default arrow.maxRecordsPerBatch, and datatrove's batch_size
 
 PEER_SCRIPT = r"""
@@ -117,20 +117,9 @@ def bench_kernel(docs: list[dict], tokenizer: str, repeats: int = 3) -> tuple[di
 
 
 def _time_pass(spark, out, repeats: int) -> tuple[float, float, float]:
-    """Best wall seconds, and best CPU seconds (JVM + Python workers) with its Python part, of
-    forcing ``out`` with a noop write."""
-    out.write.format("noop").mode("overwrite").save()  # warm-up: worker start, imports, load
-    best = best_cpu = float("inf")
-    python = 0.0
-    for _ in range(repeats):
-        jvm0, py0 = _spark_cpu_seconds(spark)
-        t0 = time.perf_counter()
-        out.write.format("noop").mode("overwrite").save()
-        best = min(best, time.perf_counter() - t0)
-        jvm1, py1 = _spark_cpu_seconds(spark)
-        if (jvm1 - jvm0) + (py1 - py0) < best_cpu:
-            best_cpu, python = (jvm1 - jvm0) + (py1 - py0), py1 - py0
-    return best, best_cpu, python
+    """Best wall seconds, best CPU seconds (JVM + Python workers) and its Python part."""
+    t = time_noop_pass(spark, out, 1, repeats)
+    return t["wall_seconds"], t["cpu_seconds_jvm_and_python"], t["cpu_seconds_python_workers"]
 
 
 def bench_spark(docs: list[dict], copies: int, tokenizer: str, repeats: int = 3) -> dict:
@@ -174,8 +163,7 @@ def bench_spark(docs: list[dict], copies: int, tokenizer: str, repeats: int = 3)
 def bench_peer(peer_python: Path, docs: list[dict], tokenizer: str, ours: dict) -> dict:
     if not peer_python.exists():
         raise SystemExit(
-            f"peer python {peer_python} not found: python3 -m venv /work/venvs/tokens-peer && "
-            "/work/venvs/tokens-peer/bin/pip install 'datatrove==0.10.1' tokenizers "
+            f"peer python {peer_python} not found: run `make .venv-peers/.installed` "
             "(or --skip-peer)"
         )
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,7 +20,7 @@ d. datatrove 0.10.1's ``URLFilter`` (tldextract + a set for domains, Aho-Corasic
    agreement of its decisions with ours, row by row, with examples of each disagreement.
 
     python benchmarks/bench_url_filter.py [--rows 100000] [--domains 100000]
-        [--peer-python /work/venvs/url-peer/bin/python | --skip-peer]
+        [--peer-python .venv-peers/bin/python | --skip-peer]
 
 Writes benchmarks/results/bench_url_filter.json. The machine is shared: the load average before
 and after is recorded, and CPU time is given wherever one process does all the work.
@@ -44,9 +44,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_quality import time_noop_pass  # noqa: E402 - sibling script, not a package
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_PEER = Path("/work/venvs/url-peer/bin/python")
+DEFAULT_PEER = ROOT / ".venv-peers" / "bin" / "python"
 LINK = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 TLDS = ["com", "net", "org", "de", "fr", "ru", "info", "co.uk", "com.br", "io", "xyz", "jp"]
 UNICODE_LABELS = ["bücher", "münchen", "café", "straße-shop", "пример", "παράδειγμα", "日本語"]
@@ -245,20 +248,6 @@ def bench_kernel(path: str, urls: list[str | None], repeats: int = 3) -> tuple[d
     }, statuses
 
 
-def _spark_cpu_seconds(spark) -> float:
-    """CPU time of the Spark JVM and its Python workers (psutil), immune to other load."""
-    import psutil
-
-    jvm = psutil.Process(spark.sparkContext._gateway.proc.pid)  # noqa: SLF001
-    total = sum(jvm.cpu_times()[:2])
-    for proc in jvm.children(recursive=True):
-        try:
-            total += sum(proc.cpu_times()[:2])
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
 def bench_spark(root: Path, rows: list[tuple], text_chars: int, repeats: int = 3) -> dict:
     from pyspark.sql.types import StructField
 
@@ -307,19 +296,13 @@ def bench_spark(root: Path, rows: list[tuple], text_chars: int, repeats: int = 3
     ):
         stage.prepare(spark)
         job = df.transform(apply_row_stages, [stage])
-        job.write.format("noop").mode("overwrite").save()  # warm-up: worker start, list load
-        best_wall = best_cpu = float("inf")
-        for _ in range(repeats):
-            cpu0, t0 = _spark_cpu_seconds(spark), time.perf_counter()
-            job.write.format("noop").mode("overwrite").save()
-            best_wall = min(best_wall, time.perf_counter() - t0)
-            best_cpu = min(best_cpu, _spark_cpu_seconds(spark) - cpu0)
+        t = time_noop_pass(spark, job, len(rows), repeats)
         out[label] = {
-            "wall_seconds": round(best_wall, 3),
-            "rows_per_second_per_core": round(len(rows) / best_wall),
-            "cpu_seconds_jvm_and_python": round(best_cpu, 3),
-            "rows_per_cpu_second": round(len(rows) / best_cpu),
-            "load_average_1min": round(os.getloadavg()[0], 2),
+            "wall_seconds": t["wall_seconds"],
+            "rows_per_second_per_core": round(t["docs_per_second_per_core"]),
+            "cpu_seconds_jvm_and_python": t["cpu_seconds_jvm_and_python"],
+            "rows_per_cpu_second": round(t["docs_per_cpu_second"]),
+            "load_average_1min": t["load_average_1min"],
         }
     out["url_filter_share_of_pass_through_rate"] = round(
         out["url_filter"]["rows_per_second_per_core"]

@@ -35,8 +35,8 @@ Presidio has no such setting, so its F1 is also given with those categories left
     .venv/bin/python benchmarks/pii_eval.py candidates --split test
     .venv/bin/python benchmarks/pii_eval.py build-injected   # regenerates pii_injected.json
 
-The peer venv: ``python3 -m venv /work/venvs/pii-peer && /work/venvs/pii-peer/bin/pip install
-presidio-analyzer faker`` (presidio-analyzer pulls phonenumbers).
+The peer runs from the peer venv, ``.venv-peers`` (``make .venv-peers/.installed``, which ``make
+bench`` also does: presidio-analyzer, phonenumbers and Faker among the peers).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from pii_injection import build_injected  # noqa: E402 - sibling script
 from curation.text.pii import KINDS, find_pii  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-PEER = Path("/work/venvs/pii-peer/bin/python")
+PEER = ROOT / ".venv-peers" / "bin" / "python"
 LABELS = ROOT / "benchmarks" / "pii_labels.json"
 INJECTED = ROOT / "benchmarks" / "pii_injected.json"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -112,7 +112,7 @@ PRESIDIO_KIND = {
 
 def run_presidio(peer: Path, docs: dict[str, str]) -> tuple[dict[str, list[tuple]], dict]:
     if not peer.exists():
-        raise SystemExit(f"peer python {peer} not found; see this script's docstring")
+        raise SystemExit(f"peer python {peer} not found: run `make .venv-peers/.installed`")
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "docs.jsonl", Path(tmp) / "out.json"
         src.write_text(
@@ -408,8 +408,14 @@ def markdown(r: dict) -> str:
         "Chronology: the kernel was written on unlabelled `dev` mails, corrected on `tuned`, "
         "then frozen and run once on `test` and `injected` (first pass, below, from "
         "`pii_eval_first_pass.json`); their errors led to the fixes of commit f24e9b3, after "
-        "which `final` was drawn and labelled. `final` is the held-out set of the kernel as it "
-        "is; the other sets have been seen.",
+        "which `final` was drawn and labelled. Issue 18 then read the misses of `tuned` and "
+        "`injected` only (phones after words such as 'Ring' or 'reached at'; compact SSNs "
+        "with no word before them) and added phone cue words and bare nine-digit SSNs; the "
+        "misses of `final` and `test` were not read for that change, so `final` is still held "
+        "out for the current kernel, and the changes' cost in false positives was checked on "
+        "unlabelled mails, Wikipedia, Brown, Dolma CC and the toxicity sets (one new finding "
+        "in 33,000 documents). `injected`'s phone and SSN recall is no longer held-out "
+        "evidence.",
         "",
         "## Held out for the current kernel: `final` (SpamAssassin mails)",
         "",
@@ -457,10 +463,12 @@ def markdown(r: dict) -> str:
 # Read off the false negatives of the runs above; the examples are made up, not quotes.
 MISSES = [
     "- Phone numbers with neither a country code, a trunk prefix 0, a NANP shape nor a word "
-    "such as 'Tel' before them (Danish, Norwegian, Singaporean, Portuguese, Spanish, Polish "
-    "national formats): a bare '40 16 09 32' reads like any four numbers.",
-    "- Bare nine-digit SSNs with no 'SSN' or 'social security' before them: any nine-digit "
-    "number would match; Presidio reports them (score 0.05) and pays in false positives.",
+    "such as 'Tel', 'Ring' or 'reached at' before them (Danish, Norwegian, Singaporean, "
+    "Portuguese, Spanish, Polish national formats): a bare '40 16 09 32' reads like any four "
+    "numbers.",
+    "- Bare nine-digit SSNs are found (`bare_ssn`, on by default) unless digits touch them or "
+    "a word of another identifier ('ID', 'order', 'ICQ', '#', '$') precedes them: an "
+    "unlabelled nine-digit code in the SSA's issued ranges is read as an SSN.",
     "- Vanity numbers (1-800-FLOWERS), digits spaced out or obfuscated one by one "
     "('1 - 8 0 0 - ...'), numbers split by a line break, and a number right after 'Tel=' "
     "(kept out so that URL query values are not read as phones).",

@@ -29,11 +29,13 @@ recorded before and after each measurement.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +55,7 @@ import accuracy as acc  # noqa: E402 - sibling module, not a package
 from memory import run_measured  # noqa: E402
 
 PY = sys.executable
+DATA = ROOT.parent / "shared" / "data"
 PEER_PY = ROOT / ".venv-peers" / "bin" / "python"
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -69,6 +72,18 @@ GENERATOR_SOURCES = (
 )
 
 
+# Stages the demo recipe does not hold, run alone on the same corpus; each needs an input the
+# harness makes under WORK (``Harness.extra_stage``): a benchmark file, a block list, a tokenizer.
+# "tokens" is the recipe's `tokenizer:` (the n_tokens column), not a stage kind.
+EXTRA_KINDS = ("url_filter", "pii", "decontaminate", "tokens")
+# decontaminate: every this-many-th document lends a 60-word window to the benchmark file, so
+# those documents (and their copies) must be dropped
+DECON_EVERY = 100
+# url_filter: hosts example-0.test ... example-<n-1>.test are listed (the generator draws from
+# 5,000), so about a tenth of the rows are on a blocked domain
+BLOCKED_HOSTS = 500
+
+
 @dataclass(frozen=True)
 class Mode:
     sizes: tuple[int, ...]
@@ -81,7 +96,7 @@ class Mode:
 MODES = {
     "quick": Mode(
         sizes=(3_000,),
-        stages_alone=("quality", "near_dedup"),
+        stages_alone=("quality", "near_dedup", *EXTRA_KINDS),
         filter_peer_docs=200,
         peers=("datatrove_minhash", "mllib_runner"),
         kernels=(
@@ -99,6 +114,7 @@ MODES = {
             "fasttext_quality",
             "exact_dedup",
             "near_dedup",
+            *EXTRA_KINDS,
         ),
         filter_peer_docs=1_000,
         peers=("datatrove_minhash", "mllib_runner", "textdedup_spark"),
@@ -120,8 +136,11 @@ class Harness:
         skip: set[str],
         name: str | None = None,
         peers: tuple[str, ...] | None = None,
+        stages: tuple[str, ...] | None = None,
     ):
         self.mode_name, self.mode, self.sizes, self.skip = mode, MODES[mode], sizes, skip
+        if stages is not None:
+            self.mode = dataclasses.replace(self.mode, stages_alone=stages)
         self.peer_names = peers if peers is not None else self.mode.peers
         self.out_json = RESULTS / f"{name or f'harness_{mode}'}.json"
         self.results: dict = {"mode": mode, "machine": machine(), "started": now(), "runs": []}
@@ -216,7 +235,16 @@ class Harness:
 
     # -- our runs ------------------------------------------------------------------------------
 
-    def ours(self, what: str, corpus: Path, stages: list[dict], n: int, nbytes: int) -> dict:
+    def ours(
+        self,
+        what: str,
+        corpus: Path,
+        stages: list[dict],
+        n: int,
+        nbytes: int,
+        extra: dict | None = None,
+    ) -> dict:
+        """``extra``: more top-level recipe keys (``tokenizer``)."""
         out = WORK / "out" / what.replace(" ", "_")
         shutil.rmtree(out, ignore_errors=True)
         cfg = {
@@ -224,6 +252,7 @@ class Harness:
             "output": str(out),
             "spark": {"master": f"local[{CORES}]", "shuffle_partitions": 8, "ui": False},
             "stages": stages,
+            **(extra or {}),
         }
         cfg_path = WORK / "configs" / f"{what.replace(' ', '_')}.yaml"
         cfg_path.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +273,7 @@ class Harness:
         # A stage alone is timed by its own pass (read, score, decide, materialise); the pipeline
         # by the driver's clock for the whole run (plus the final commits of documents, rejected
         # and stats). Neither includes Spark's start-up, which a long run amortises.
-        seconds = totals[0]["seconds"] if len(stages) == 1 else entry["run_seconds"]
+        seconds = totals[0]["seconds"] if len(totals) == 1 else entry["run_seconds"]
         entry["seconds"] = round(seconds, 1)
         entry.update(rates(n, nbytes, seconds))
         entry["output"] = str(out)
@@ -256,7 +285,10 @@ class Harness:
         demo = yaml.safe_load((ROOT / "conf/local_demo.yaml").read_text())["stages"]
         first = self.sizes[0]
         corpus0 = self.corpus(first)
-        if not {"stages", "pipeline"} <= self.skip:  # only those runs score with the model
+        scored = "pipeline" not in self.skip or (
+            "stages" not in self.skip and "fasttext_quality" in self.mode.stages_alone
+        )
+        if scored:  # only those runs score with the model
             model = self.model(corpus0)
             for stage in demo:
                 if stage["kind"] == "fasttext_quality":
@@ -281,6 +313,9 @@ class Harness:
                 entry = self.ours(f"ours {stage['kind']} {n}", corpus, [stage], n, nbytes)
                 entry["accuracy"] = self.stage_accuracy(stage["kind"], Path(entry["output"]), truth)
                 self.record(entry)
+            if n == first and "stages" not in self.skip:
+                for kind in (k for k in self.mode.stages_alone if k in EXTRA_KINDS):
+                    self.extra_stage(kind, corpus, n, nbytes)
             if "pipeline" not in self.skip:
                 entry = self.ours(f"ours pipeline {n}", corpus, demo, n, nbytes)
                 table = acc.outcomes(entry["output"])
@@ -293,6 +328,54 @@ class Harness:
                 self.peers(corpus, n, nbytes, truth)
         if "kernels" not in self.skip:
             self.kernels()
+
+    def extra_stage(self, kind: str, corpus: Path, n: int, nbytes: int) -> None:
+        """One of EXTRA_KINDS alone, with the input it needs, and what it found."""
+        extra: dict = {}
+        if kind == "tokens":
+            tokenizer = self.tokenizer()
+            if tokenizer is None:
+                self.record({"what": f"ours tokens {n}", "skipped": f"needs {DATA}"})
+                return
+            stages, extra = [], {"tokenizer": str(tokenizer)}
+        elif kind == "url_filter":
+            lists = WORK / "url_lists"
+            lists.mkdir(parents=True, exist_ok=True)
+            hosts = lists / "blocked_domains.txt"
+            hosts.write_text("".join(f"example-{i}.test\n" for i in range(BLOCKED_HOSTS)))
+            stages = [{"kind": "url_filter", "domain_lists": [str(hosts)]}]
+        elif kind == "decontaminate":
+            items, planted = decon_items(corpus, WORK / f"decon-items-{corpus.name}.jsonl")
+            stages = [
+                {
+                    "kind": "decontaminate",
+                    "benchmarks": [
+                        {
+                            "name": "planted",
+                            "path": str(items),
+                            "fields": ["text"],
+                            "id_field": "id",
+                        }
+                    ],
+                }
+            ]
+        else:
+            stages = [{"kind": kind}]
+        entry = self.ours(f"ours {kind} {n}", corpus, stages, n, nbytes, extra)
+        entry["accuracy"] = extra_accuracy(kind, corpus, Path(entry["output"]), locals())
+        self.record(entry)
+
+    def tokenizer(self) -> Path | None:
+        """bench_tokens.py's byte-level BPE of 32,000 trained on the shared text (cached)."""
+        path = WORK / "tokenizer-bpe32000.json"
+        if not path.exists():
+            if not DATA.is_dir():
+                return None
+            from bench_tokens import train_tokenizer
+
+            WORK.mkdir(parents=True, exist_ok=True)
+            train_tokenizer(DATA, 32_000, path)
+        return path
 
     def stage_accuracy(self, kind: str, out: Path, truth) -> dict:
         if kind == "near_dedup":
@@ -408,6 +491,57 @@ class Harness:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def decon_items(corpus: Path, path: Path) -> tuple[Path, set[str]]:
+    """A benchmark file of 60-word windows from every DECON_EVERY-th document (by id order)."""
+    table = acc.read_table(corpus, ["id", "text"]).sort_by("id")
+    ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+    planted, lines = set(), []
+    for doc_id, text in zip(ids[::DECON_EVERY], texts[::DECON_EVERY], strict=True):
+        words = (text or "").split()
+        if len(words) < 80:
+            continue
+        mid = len(words) // 2 - 30
+        planted.add(doc_id)
+        lines.append(json.dumps({"id": doc_id, "text": " ".join(words[mid : mid + 60])}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, planted
+
+
+def extra_accuracy(kind: str, corpus: Path, out: Path, ctx: dict) -> dict:
+    """What an EXTRA_KINDS stage found, against what the harness planted where it planted any."""
+    if kind == "tokens":
+        stats = acc.read_table(out / "stats", ["stage", "reason", "tokens_in"]).to_pylist()
+        total = next(r["tokens_in"] for r in stats if r["stage"] == "run" and r["reason"] is None)
+        return {"note": f"{total:,} tokens counted"}
+    dropped = set(ours_drops(out))
+    if kind == "decontaminate":
+        planted = ctx["planted"]
+        hit = len(planted & dropped)
+        return {
+            "note": f"{hit}/{len(planted)} planted items' documents dropped; "
+            f"{len(dropped - planted)} others sharing a 13-gram with an item (copies, and pages "
+            "the generator built from the same source paragraphs)"
+        }
+    if kind == "url_filter":
+        host = re.compile(r"//example-(\d+)\.test/")
+        blocked = set()
+        for r in acc.read_table(corpus, ["id", "url"]).to_pylist():
+            m = host.search(r["url"] or "")
+            if m and int(m.group(1)) < BLOCKED_HOSTS:
+                blocked.add(r["id"])
+        return {
+            "note": f"{len(blocked & dropped)}/{len(blocked)} rows on listed hosts dropped; "
+            f"{len(dropped - blocked)} others"
+        }
+    import pyarrow.compute as pc
+
+    cols = [f"pii_{k}" for k in ("email", "phone", "ipv4", "ipv6", "credit_card", "iban", "ssn")]
+    kept = acc.read_table(out / "documents", cols)
+    found = {c[4:]: int(pc.sum(kept.column(c)).as_py() or 0) for c in cols}
+    spans = ", ".join(f"{k} {v:,}" for k, v in found.items() if v)
+    return {"note": "spans redacted: " + (spans or "none (the corpus holds no PII)")}
 
 
 def rates(n: int, nbytes: int, seconds: float) -> dict:
@@ -557,6 +691,8 @@ def markdown(results: dict) -> str:
 
 def brief_accuracy(r: dict) -> str:
     a = r.get("accuracy")
+    if a and "note" in a:
+        return a["note"]
     if r.get("headline"):
         return "see " + r.get("result_file", "")
     if not a:
@@ -611,10 +747,17 @@ def main() -> int:
     ap.add_argument(
         "--skip", nargs="*", default=[], choices=["stages", "dedup", "pipeline", "peers", "kernels"]
     )
+    ap.add_argument(
+        "--stages",
+        nargs="+",
+        help="stage kinds to run alone at the first size (default: the mode's), e.g. "
+        + " ".join(EXTRA_KINDS),
+    )
     args = ap.parse_args()
     sizes = tuple(args.sizes) if args.sizes else MODES[args.mode].sizes
     peers = tuple(args.peers) if args.peers is not None else None
-    harness = Harness(args.mode, sizes, set(args.skip), args.name, peers)
+    stages = tuple(args.stages) if args.stages else None
+    harness = Harness(args.mode, sizes, set(args.skip), args.name, peers, stages)
     t0 = time.monotonic()
     try:
         harness.run()

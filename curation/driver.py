@@ -116,6 +116,8 @@ class Pipeline:
         started = time.monotonic()
         for stage in self.stages:
             stage.prepare(self.spark)
+        self.stages = [stage.resolved() for stage in self.stages]
+        self.segments = plan(self.stages)
 
         source = self._apply_existing_ids(
             read_documents(self.spark, self.cfg.input, self.store, self._check_fields), run_id

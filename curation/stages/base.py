@@ -107,6 +107,12 @@ class Stage(ABC):
     def prepare(self, spark: Any) -> None:  # noqa: B027 - optional hook
         """Driver-side setup before the stage runs (e.g. ship a model file to executors)."""
 
+    def resolved(self) -> Stage:
+        """The stage that runs, once ``prepare`` has been called: itself, or another
+        implementation of the same kind and columns chosen from what ``prepare`` learned (the
+        decontaminate stage joins an index too large to ship). The driver plans after this."""
+        return self
+
     def thresholds(self, cutoffs: Cutoffs = NO_CUTOFFS) -> Mapping[str, Mapping[str, float]]:
         """Cut values per signal column, for the report (``cutoffs``: the run's, if any).
 

@@ -47,11 +47,14 @@ from curation.errors import ConfigError
 from curation.stages.base import NO_CUTOFFS, Cutoffs, ReportSection, RowStage, Rule, StageConfig
 from curation.stages.decontaminate_index import (
     BenchmarkSource,
+    BuiltIndex,
     ShippedIndex,
-    build_shipped_index,
+    build_benchmark_index,
     labels_of,
     load_index,
+    ship_index,
 )
+from curation.stages.decontaminate_join import DecontaminateJoin
 from curation.text.ngrams_hash import cut_spans, match_documents, matched_char_spans
 
 REASON = "decontaminate:overlap"
@@ -125,8 +128,23 @@ class DecontaminateConfig(StageConfig):
     max_index_ngrams: int = Field(
         100_000_000,
         ge=1,
-        description="Refuse to run when the benchmarks give more n-grams than this: the index is "
-        "shipped to every executor (12 bytes per n-gram).",
+        description="method broadcast: refuse to run when the benchmarks give more n-grams than "
+        "this (the index is shipped to every executor, 12 bytes per n-gram); auto joins instead.",
+    )
+
+    # The join path costs shuffles of every document's n-gram hashes (hundreds per document);
+    # shipping costs 12 bytes per index row on every executor. 20M rows (240 MB) is where we
+    # stop shipping by default: a few hundred thousand typical items (see bench_decontam.py).
+    method: Literal["auto", "broadcast", "join"] = Field(
+        "auto",
+        description="broadcast: ship the index to every executor; join: join it with the "
+        "documents' n-gram hashes (no size limit); auto: join above join_above_ngrams.",
+    )
+    join_above_ngrams: int = Field(
+        20_000_000,
+        ge=0,
+        description="method auto: join instead of shipping when the benchmarks give more "
+        "n-grams than this (or than max_index_ngrams).",
     )
 
     @field_validator("benchmarks")
@@ -180,6 +198,7 @@ class Decontaminate(RowStage):
     def __init__(self, config: DecontaminateConfig):
         super().__init__(config)
         self._index: ShippedIndex | None = None
+        self._join: BuiltIndex | None = None  # set by prepare when the index is joined
 
     def _removes(self) -> bool:
         return self.config.action == "remove_spans"
@@ -201,17 +220,28 @@ class Decontaminate(RowStage):
         return fields
 
     def prepare(self, spark: Any) -> None:
-        """Read the benchmarks once, build their n-gram index and ship it to executors."""
+        """Read the benchmarks once, build their n-gram index, and ship it to executors (or keep
+        it for the join path: ``resolved`` then returns a ``DecontaminateJoin``)."""
         cfg = self.config
-        self._index = build_shipped_index(
+        limit = cfg.max_index_ngrams if cfg.method == "broadcast" else None
+        built = build_benchmark_index(
             spark,
             cfg.benchmarks,
             cfg.ngram,
             cfg.min_item_words,
-            cfg.max_index_ngrams,
+            limit,
             self.name,
             cfg.template_min_items,
         )
+        join = cfg.method == "join" or (
+            cfg.method == "auto" and built.bound > min(cfg.join_above_ngrams, cfg.max_index_ngrams)
+        )
+        self._join = built if join else None
+        self._index = None if join else ship_index(spark, built)
+
+    def resolved(self) -> Any:
+        """The join path when prepare chose it, else this stage."""
+        return DecontaminateJoin(self, self._join) if self._join is not None else self
 
     def scorer(self):
         if self._index is None:
@@ -267,7 +297,9 @@ class Decontaminate(RowStage):
         cfg = self.config
         details: dict[str, Any] = {"ngram": cfg.ngram, "min_item_words": cfg.min_item_words}
         if self._index is not None:
-            details.update(self._index.details)
+            details.update(self._index.details, method="broadcast")
+        if self._join is not None:
+            details.update(self._join.details, method="join")
         return details
 
 

@@ -13,7 +13,9 @@ instead of holding one each.
 Where the limit is: an index row is 12 bytes (a 64-bit hash and a 32-bit item number). A
 benchmark item of ~100 words gives ~90 13-grams, so 100,000 items are ~9M rows, ~110 MB; the
 default ``max_index_ngrams`` (100M rows, 1.2 GB on every executor's local disk and page cache)
-covers about a million such items. Above it the stage refuses to run (there is no join path).
+covers about a million such items. Above ``join_above_ngrams`` (``method: auto``) or with
+``method: join`` the index is not shipped at all: ``decontaminate_join`` joins it, as a
+DataFrame, with the documents' n-gram hashes.
 
 As with model files, Python workers keep what they loaded for the whole session: a benchmark
 file rewritten in place between two runs in one session (a notebook) is read again by
@@ -167,16 +169,27 @@ def _text_of(df: DataFrame, name: str, where: str):
     return col.cast("string")
 
 
-def build_shipped_index(
+@dataclass
+class BuiltIndex:
+    """The benchmarks' index on the driver, before it goes to executors (either path)."""
+
+    index: NgramIndex
+    labels: list[str]
+    details: dict[str, Any]
+    bound: int  # the upper bound of index rows count_index_rows gave (what the limits compare)
+
+
+def build_benchmark_index(
     spark: Any,
     sources: Sequence[BenchmarkSource],
     n: int,
     min_words: int,
-    max_rows: int,
+    max_rows: int | None,
     stage: str,
     template_min_items: int | None = None,
-) -> ShippedIndex:
-    """Read every benchmark, build one index over all their items, ship it to executors."""
+) -> BuiltIndex:
+    """Read every benchmark and build one index over all their items (on the driver: only the
+    items' ids and texts come here, never documents). ``max_rows``: refuse a larger index."""
     t0 = time.monotonic()
     labels: list[str] = []
     texts: list[pa.Array] = []
@@ -188,12 +201,12 @@ def build_shipped_index(
         per_bench[source.name] = {"items": len(items.ids)}
     all_texts = pa.concat_arrays(texts) if texts else pa.array([], pa.large_string())
     bound = count_index_rows(normalize_words(all_texts), n, min_words)
-    if bound > max_rows:
+    if max_rows is not None and bound > max_rows:
         raise ConfigError(
             f"{stage}: the benchmarks give up to {bound:,} n-grams, above max_index_ngrams="
-            f"{max_rows:,} ({max_rows * 12 / 1e9:.1f} GB on every executor); raise "
-            "max_index_ngrams if executors have the disk and page cache, or split the benchmarks "
-            "over several decontaminate stages"
+            f"{max_rows:,} ({max_rows * 12 / 1e9:.1f} GB on every executor); set method: join "
+            "(or auto) to join them with the documents instead of shipping them, or raise "
+            "max_index_ngrams if executors have the disk and page cache"
         )
     index, counts = build_index(all_texts, n, min_words, template_min_items)
     start = 0
@@ -208,6 +221,19 @@ def build_shipped_index(
             template_only=int(((c >= min_words) & (g == 0)).sum()),
         )
         start = stop
+    details = {
+        "benchmarks": per_bench,
+        "index_ngrams": len(index.hashes),
+        "index_mb": round(index.nbytes / 1e6, 3),
+        "gram_lengths": list(index.lengths),
+        "index_seconds": round(time.monotonic() - t0, 3),
+    }
+    return BuiltIndex(index, labels, details, bound)
+
+
+def ship_index(spark: Any, built: BuiltIndex) -> ShippedIndex:
+    """Write the index as ``.npy`` files and ship them to executors (the broadcast path)."""
+    index, labels = built.index, built.labels
     folder = tempfile.mkdtemp(prefix="curation-decon-")
     digest = hashlib.sha1(index.hashes.tobytes() + json.dumps(labels).encode()).hexdigest()[:12]
     paths = {}
@@ -222,15 +248,13 @@ def build_shipped_index(
     with open(paths["labels"], "w", encoding="utf-8") as fh:
         json.dump(labels, fh)
     refs = {part: ship_model(spark, path) for part, path in paths.items()}
-    details = {
-        "benchmarks": per_bench,
-        "index_ngrams": len(index.hashes),
-        "index_mb": round(index.nbytes / 1e6, 3),
-        "gram_lengths": list(index.lengths),
-        "index_seconds": round(time.monotonic() - t0, 3),
-    }
     return ShippedIndex(
-        refs["hashes"], refs["items"], refs["item_grams"], refs["labels"], index.lengths, details
+        refs["hashes"],
+        refs["items"],
+        refs["item_grams"],
+        refs["labels"],
+        index.lengths,
+        built.details,
     )
 
 

@@ -106,7 +106,8 @@ class PiiConfig(StageConfig):
     )
     ssn: PiiKindConfig = Field(
         default_factory=PiiKindConfig,
-        description="US Social Security numbers (123-45-6789; compact only after 'SSN').",
+        description="US Social Security numbers (123-45-6789, 123 45 6789; nine digits after "
+        "'SSN', or alone when bare_ssn).",
     )
     max_counts: dict[PiiKind, int] = Field(
         default_factory=dict,
@@ -122,6 +123,14 @@ class PiiConfig(StageConfig):
     # datatrove PIIFormatter(only_remove_public_ips=True): private addresses identify no one
     public_ips_only: bool = Field(
         True, description="Only globally routable IPs are PII (not 10.x, 192.168.x, ::1, ...)."
+    )
+
+    # Presidio's US_SSN recognizer also reports bare nine-digit numbers (at a low score)
+    bare_ssn: bool = Field(
+        True,
+        description="A nine-digit number standing alone (no digits next to it, no label such "
+        "as 'ID', 'order', '#' or '$' before it) in the SSA's issued ranges is an SSN; false: "
+        "only after 'SSN' or 'social security'.",
     )
 
     @field_validator("max_counts")
@@ -163,7 +172,11 @@ class PiiConfig(StageConfig):
         }
 
     def params(self) -> PiiParams:
-        return PiiParams(allow_examples=self.allow_examples, public_ips_only=self.public_ips_only)
+        return PiiParams(
+            allow_examples=self.allow_examples,
+            public_ips_only=self.public_ips_only,
+            bare_ssn=self.bare_ssn,
+        )
 
 
 class PiiStage(RowStage):

@@ -45,6 +45,9 @@ class PiiParams:
     kinds: frozenset[str] = frozenset(KINDS)
     allow_examples: bool = True
     public_ips_only: bool = True
+    # a nine-digit number standing alone, in the SSA's issued ranges, with no label of another
+    # identifier before it: an SSN (a compact one is otherwise found only after "SSN")
+    bare_ssn: bool = True
 
 
 DEFAULT_PARAMS = PiiParams()
@@ -92,9 +95,24 @@ _MSGID_HEADERS = ("message-id:", "in-reply-to:", "references:", "content-id:")
 # does not count.
 _PHONE_WORDS = re.compile(
     r"(?i)\b(?:tel(?:ephone|efon)?|phone|fax|call(?:ing)?|mobile|cell|ph|mob|dial|whatsapp|"
-    r"hotline|contact|sms|gsm)\b"
+    r"hotline|contact|sms|gsm|"
+    # the verbs and nouns prose uses for a number to ring: "reached at", "Ring 40 16 09 32",
+    # "the desk answers at", "bookings on", "text us at"
+    r"ring|reach(?:ed)?(?: \w+)? at|answers? at|bookings? (?:on|at)|reservations?|"
+    r"enquiries|inquiries|text (?:us|me) (?:at|on))\b"
 )
 _SSN_WORDS = re.compile(r"(?i)\b(?:ssn|ss#|social security(?: number| no)?)\b")
+# A bare nine-digit number is read as an SSN (PiiParams.bare_ssn) unless a word right before it
+# says it is some other identifier or an amount.
+_BARE_LABEL = re.compile(
+    r"(?i)(?:\b(?:code|id|icq|uin|aim|account|acct|a/c|ticket|tracking|case|customer|member|"
+    r"claim|policy|routing|aba|ein|tin|itin|po|box|no|nr|num|number|pin|zip|isbn|batch|lot|"
+    r"run|job|pid|uid|gid|user|build|version|v)\.?|#|[$€£¥])[\s:#=-]*$"
+)
+# digits right next to it ("1028070983 830730492 1013296719", "123456789.5"): part of a list
+# or of a longer number
+_DIGIT_BEFORE = re.compile(r"\d[ \-./(),:]{0,3}$", re.ASCII)
+_DIGIT_AFTER = re.compile(r"[ \-./(),:]{0,3}\d|\w", re.ASCII)
 _CODE_LABEL = re.compile(
     r"(?i)\b(?:isbn(?:-?1[03])?|issn|sku|ean|upc|gtin|isin|doi|serial(?: no| number)?|s/n|p/n|"
     r"part(?: no| number)?|model(?: no)?|item(?: no)?|patent(?: no)?|order(?: no| number| id)|"
@@ -362,7 +380,9 @@ def _classify(
     hyphened = text[start - 1 : start] == "-" and text[start - 2 : start - 1].isalpha()
     if n == 9 and not lead and not glued and not hyphened and mode == "shape":
         dashed = lengths == [3, 2, 4] and same_sep and seps[0] in ("-", " ")
-        if (dashed or (len(groups) == 1 and _SSN_WORDS.search(before))) and ck.ssn_ok(digits):
+        named = len(groups) == 1 and _SSN_WORDS.search(before) is not None
+        bare = len(groups) == 1 and params.bare_ssn and _bare_ssn(text, start, end, before)
+        if (dashed or named or bare) and ck.ssn_ok(digits):
             example = params.allow_examples and digits in ck.EXAMPLE_SSNS
             return _span(start, end, "ssn", params, example)
     if mode == "context":
@@ -373,6 +393,14 @@ def _classify(
         return None
     example = params.allow_examples and _phone_is_example(digits, lengths)
     return _span(start, end, "phone", params, example)
+
+
+def _bare_ssn(text: str, start: int, end: int, before: str) -> bool:
+    """Nine digits alone: no digits or letters right next to them, no other label before."""
+    if _DIGIT_AFTER.match(text, end) or _DIGIT_BEFORE.search(text, max(0, start - 4), start):
+        return False
+    # "call 512366311": the words say phone
+    return _BARE_LABEL.search(before) is None and _PHONE_WORDS.search(before) is None
 
 
 def _span(start: int, end: int, kind: str, params: PiiParams, example: bool) -> PiiSpan:

@@ -23,7 +23,9 @@ from curation.errors import ConfigError
 from curation.plan import plan
 from curation.report import gather
 from curation.report.html import render
+from curation.stages.base import ensure_decision_columns
 from curation.stages.decontaminate import Decontaminate, DecontaminateConfig
+from curation.stages.decontaminate_join import DecontaminateJoin
 from curation.stages.length import LengthFilter, LengthFilterConfig
 from curation.stages.rowwise import apply_row_stages
 from curation.text.ngrams_hash import normalize_words
@@ -284,10 +286,88 @@ def test_missing_field_and_too_large_index_are_refused(spark, bench):
         benchmarks=[{"name": "w", "path": "/no/such.jsonl", "fields": ["q"]}]
     )
     with pytest.raises(
-        ConfigError, match=r"benchmarks\[0\] \(w\)\.path '/no/such.jsonl' matches no"
+        ConfigError,
+        match=r"benchmarks\[0\] \(w\)\.path '/no/such.jsonl' (matches no|does not exist)",
     ):
         Decontaminate(gone).prepare(spark)
-    with pytest.raises(ConfigError, match=r"above max_index_ngrams=10 .*raise max_index_ngrams"):
-        Decontaminate(_cfg(bench, max_index_ngrams=10)).prepare(spark)
+    with pytest.raises(ConfigError, match=r"above max_index_ngrams=10 .*set method: join"):
+        Decontaminate(_cfg(bench, max_index_ngrams=10, method="broadcast")).prepare(spark)
+    # auto joins instead of refusing
+    auto = Decontaminate(_cfg(bench, max_index_ngrams=10))
+    auto.prepare(spark)
+    assert isinstance(auto.resolved(), DecontaminateJoin)
     with pytest.raises(ConfigError, match="call prepare"):
         Decontaminate(_cfg(bench)).scorer()
+
+
+def _both_paths(spark, bench, df, **kw):
+    """The same rows decided by the broadcast path and by the join path."""
+    broadcast = Decontaminate(_cfg(bench, method="broadcast", **kw))
+    broadcast.prepare(spark)
+    assert broadcast.resolved() is broadcast
+    joined = Decontaminate(_cfg(bench, method="auto", join_above_ngrams=0, **kw))
+    joined.prepare(spark)
+    join_stage = joined.resolved()
+    assert isinstance(join_stage, DecontaminateJoin)
+    a = df.transform(apply_row_stages, [broadcast])
+    b = join_stage.apply(df.transform(ensure_decision_columns), {}).rows
+    assert a.columns == b.columns
+    return {r[C.ID]: r.asDict() for r in a.collect()}, {r[C.ID]: r.asDict() for r in b.collect()}
+
+
+def test_the_join_path_decides_and_names_as_the_broadcast_path(spark, bench, docs):
+    rows, truth = docs
+    items = bench["rows"]
+    # several items in one page (contaminated_by picks one by the same tie rule), a text-less
+    # row, a page repeating an item twice
+    two = items[1]["question"] + " " + items[1]["answer"] + "\n\n" + items[2]["answer"]
+    twice = (items[4]["answer"] + " ") * 2
+    extra = [("two-items", two), ("no-text", None), ("twice", twice), ("empty", "")]
+    df = spark.createDataFrame(rows + extra, SCHEMA)
+    a, b = _both_paths(spark, bench, df)
+    assert a == b
+    assert (
+        sum(r[C.DROP_REASON] is not None for r in b.values()) == sum(map(bool, truth.values())) + 2
+    )
+    assert b["no-text"]["decon_matches"] is None and b["empty"]["decon_matches"] == 0
+    assert b["two-items"]["decon_items"] >= 2
+
+
+def test_the_join_path_cuts_spans_as_the_broadcast_path(spark, bench, docs):
+    rows, _ = docs
+    item = bench["rows"][3]
+    injected = item["question"] + " " + item["answer"]
+    extra = [("copy", injected + "\n\nThat is all."), ("no-text", None)]
+    df = spark.createDataFrame(rows[:14] + extra, SCHEMA)
+    a, b = _both_paths(spark, bench, df, action="remove_spans")
+    assert a == b
+    assert b["copy"][C.DROP_REASON] == "decontaminate:overlap"
+    assert any(r["decon_removed_chars"] for r in b.values())
+
+
+def test_the_driver_runs_the_join_path_and_whatif_redecides_it(spark, bench, docs, tmp_path):
+    rows, truth = docs
+    store = open_store(spark, "rust")
+    source = str(tmp_path / "in")
+    store.write(spark.createDataFrame(rows, SCHEMA), source)
+    outs = {}
+    for method in ("broadcast", "join"):
+        stage = _cfg(bench, method=method).model_dump(mode="json")
+        cfg = validate_config(
+            {
+                "input": {"path": source, "format": "delta"},
+                "output": str(tmp_path / method),
+                "stages": [{"kind": "length", "min_words": 5}, stage],
+            }
+        )
+        result = Pipeline(cfg, spark, store).run("r")
+        st = next(s for s in result.stages if s.stage == "decontaminate")
+        assert st.details["method"] == method
+        rejected = store.read(result.table("rejected")).collect()
+        outs[method] = {r[C.ID]: (r[C.DROP_REASON], r["contaminated_by"]) for r in rejected}
+        outs[method + "-whatif"] = whatif(
+            spark, store, cfg.output, ["stages.decontaminate.min_matched_ngrams=1000"]
+        ).kept_whatif
+    assert outs["broadcast"] == outs["join"]
+    assert {k for k, v in truth.items() if v} == set(outs["join"])
+    assert outs["join-whatif"] == outs["broadcast-whatif"] == len(rows)

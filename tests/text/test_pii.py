@@ -164,6 +164,39 @@ def test_ssn_dashed_or_after_the_word_and_never_an_unissued_one():
     assert found("SSN 536-22-1234 on file") == [("ssn", "536-22-1234")]
     assert found("social security number: 536221234") == [("ssn", "536221234")]
     assert found("the code 536221234 on file") == []
+
+
+def test_a_bare_nine_digit_number_is_an_ssn_unless_something_says_otherwise():
+    assert found("The form listed 536221234 in box 3.") == [("ssn", "536221234")]
+    assert found("The form listed 536221234 in box 3.", PiiParams(bare_ssn=False)) == []
+    for other in (
+        "ICQ: 132152059 | more",  # a label of another identifier
+        "order # 536221234 shipped",
+        "paid $536221234 in total",
+        "stamps 1028070983 536221234 1013296719 in the log",  # one of a list of numbers
+        "ratio 536221234.5 measured",  # part of a longer number
+        "tag 536221234abc",
+        "The form listed 912345678 in box 3.",  # area 9xx was never issued
+    ):
+        assert found(other) == [], other
+    # words that say phone win over the bare-SSN reading
+    assert found("Ring 536221234 after six.") == [("phone", "536221234")]
+
+
+@pytest.mark.parametrize(
+    ("cue", "number"),
+    [
+        ("They can be reached at", "6145 6154"),
+        ("Ring", "40 16 09 32"),
+        ("The office answers at", "21 228 5614"),
+        ("Bookings on", "912 082 657"),
+        ("Reservations:", "810 07 29 80"),
+    ],
+)
+def test_prose_that_says_ring_this_number_makes_a_national_number_a_phone(cue, number):
+    assert found(f"{cue} {number} after six.") == [("phone", number)]
+    # the same digits without the words are any four numbers
+    assert found(f"The counts were {number} after six.") == []
     for unissued in ("000-12-3456", "666-12-3456", "912-34-5678", "536-00-1234", "536-22-0000"):
         assert found(f"SSN {unissued} on file") == [], unissued
 
