@@ -381,6 +381,6 @@ def run_pipeline(
     after_segment: AfterSegment | None = None,
 ) -> RunResult:
     """Run ``cfg`` end to end (building a session and picking the Delta engine if needed)."""
-    spark = spark or get_session(cfg.spark)
+    spark = spark or get_session(cfg.spark, delta_jars=cfg.storage.engine == "spark")
     store = open_store(spark, cfg.storage.engine)
     return Pipeline(cfg, spark, store, progress, after_segment=after_segment).run(run_id)

@@ -13,6 +13,14 @@ from cluster import spark_cluster  # noqa: F401 - registered here so every modul
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    # Registered here rather than in pyproject.toml, whose pytest section other work edits.
+    config.addinivalue_line(
+        "markers",
+        "compat: runs the demo and near dedup in a venv per pyspark version (benchmarks/compat.py)",
+    )
+
+
 @pytest.fixture(scope="session")
 def spark():
     from curation.session import SparkSettings, get_session
