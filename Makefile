@@ -107,3 +107,10 @@ $(PKG_ARCHIVE): $(PKG_WHEEL) $(PKG_ENV)/.deps
 	$(PKG_ENV)/bin/venv-pack -q -p $(PKG_ENV) -o $@ --force \
 	  --exclude 'lib/python*/site-packages/pyspark/jars/*' \
 	  $(if $(PACK_PYTHON_PREFIX),--python-prefix $(PACK_PYTHON_PREFIX))
+
+# `make compat`: the demo recipe and a near-dedup run on every supported pyspark (3.5 through
+# 4.3, one venv each under .venv-compat/, built on first use), each compared with this .venv's
+# run: kept ids and drop reasons must be equal. Results: benchmarks/results/compat.{json,md}.
+.PHONY: compat
+compat: $(STAMP)
+	$(BIN)/python benchmarks/compat.py --python $(PYTHON)

@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from curation.delta import open_store
     from curation.session import get_session
 
-    spark = get_session(cfg.spark)
+    spark = get_session(cfg.spark, delta_jars=cfg.storage.engine == "spark")
     store = open_store(spark, cfg.storage.engine)
     progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {cfg.output}")
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)

@@ -400,6 +400,6 @@ def run_pipeline(
 ) -> RunResult:
     """Run ``cfg`` end to end (building a session and picking the Delta engine if needed)."""
     storage.set_options(cfg.storage.options)
-    spark = spark or get_session(cfg.spark)
+    spark = spark or get_session(cfg.spark, delta_jars=cfg.storage.engine == "spark")
     store = open_store(spark, cfg.storage.engine)
     return Pipeline(cfg, spark, store, progress, after_segment=after_segment).run(run_id)

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pyspark.sql import SparkSession
 
+from curation.errors import DeltaError
 from curation.frozen import FrozenModel
 from curation.logs import jvm_conf, spark_log_level
 
@@ -100,8 +101,73 @@ def is_connect(spark: SparkSession) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def get_session(settings: SparkSettings | None = None) -> SparkSession:
-    """The active session if there is one, else a new one built from ``settings``."""
+# Which delta-spark goes with which Spark (storage.engine: spark), from Delta's release notes:
+# 3.0-3.3 are built on Spark 3.5 (3.2.1 and 3.3.x on 3.5.3), for Scala 2.12 and 2.13; 4.0.x on
+# Spark 4.0; from 4.1 each release also publishes one artifact per Spark minor version it was
+# built for (delta-spark_4.0_2.13, _4.1_, _4.2_), Scala 2.13 only: 4.1-4.3 for Spark 4.0.1 and
+# 4.1.0, 4.4 for 4.0.1, 4.1.0 and 4.2.0. No release supports Spark 4.3 yet (delta-spark 4.4.1's
+# Python package requires pyspark <= 4.2.0): there only the rust engine writes Delta.
+# (Spark minor) -> (pip requirement, Maven coordinate with {scala} for the Scala version).
+DELTA_FOR_SPARK = {
+    (3, 5): ("delta-spark>=3.2,<3.4", "io.delta:delta-spark_{scala}:3.3.2"),
+    (4, 0): ("delta-spark>=4.0,<4.5", "io.delta:delta-spark_{scala}:4.0.1"),
+    (4, 1): ("delta-spark>=4.1,<4.5", "io.delta:delta-spark_4.1_{scala}:4.4.1"),
+    (4, 2): ("delta-spark>=4.4,<4.5", "io.delta:delta-spark_4.2_{scala}:4.4.1"),
+}
+DELTA_SQL_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def delta_package(spark_version: str, scala: str | None = None) -> str:
+    """The Maven coordinate of the delta-spark jar for this Spark (DeltaError if none exists)."""
+    from curation.spark_compat import version_tuple
+
+    minor = version_tuple(spark_version)
+    if minor not in DELTA_FOR_SPARK:
+        raise DeltaError(
+            f"storage.engine is 'spark' but no delta-spark release supports Spark {spark_version} "
+            f"(delta-spark pairs with Spark {', '.join(f'{a}.{b}' for a, b in DELTA_FOR_SPARK)}); "
+            "set storage.engine to 'rust' or 'auto' (delta-rs commits, no jars needed)"
+        )
+    scala = scala or ("2.12" if minor < (4, 0) else "2.13")
+    return DELTA_FOR_SPARK[minor][1].format(scala=scala)
+
+
+def pyspark_scala_version() -> str | None:
+    """The Scala version of the jars next to the installed pyspark (2.12 or 2.13), if known."""
+    import glob
+
+    import pyspark
+
+    home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
+    found = glob.glob(os.path.join(home, "jars", "scala-library-2.1*.jar"))
+    match = re.search(r"scala-library-(2\.1\d)", found[0]) if found else None
+    return match.group(1) if match else None
+
+
+def _with_delta_jars(builder, settings: SparkSettings) -> tuple[SparkSession.Builder, str | None]:
+    """The builder with the delta-spark jar for this pyspark, unless the recipe names jars."""
+    import pyspark
+
+    if any(k in settings.conf for k in ("spark.jars.packages", "spark.jars")):
+        return builder, None  # the user's own jars (and versions) stand
+    package = delta_package(pyspark.__version__, pyspark_scala_version())
+    builder = builder.config("spark.jars.packages", package)
+    for key, value in DELTA_SQL_CONF.items():
+        if key not in settings.conf:
+            builder = builder.config(key, value)
+    return builder, package
+
+
+def get_session(settings: SparkSettings | None = None, delta_jars: bool = False) -> SparkSession:
+    """The active session if there is one, else a new one built from ``settings``.
+
+    ``delta_jars`` (storage.engine: spark): a session built here loads the delta-spark jar that
+    pairs with this pyspark (DELTA_FOR_SPARK) from a Maven repository, unless the recipe's
+    ``spark.conf`` names jars itself.
+    """
     settings = settings or SparkSettings()
     if settings.connect_url:
         spark = SparkSession.builder.remote(settings.connect_url).getOrCreate()
@@ -130,7 +196,21 @@ def get_session(settings: SparkSettings | None = None) -> SparkSession:
             builder = builder.config("spark.sql.shuffle.partitions", settings.shuffle_partitions)
         for key, value in {**settings.conf, **jvm_conf(settings.conf)}.items():
             builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    package = None
+    if delta_jars and not submitted:
+        builder, package = _with_delta_jars(builder, settings)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as err:
+        if package is None:
+            raise
+        # Ivy's reason is on stderr above; Python only hears that the JVM did not start.
+        raise DeltaError(
+            f"storage.engine is 'spark' and Spark could not load {package} (the delta-spark "
+            f"for pyspark {_pyspark_version()}; spark.jars.packages needs a reachable Maven "
+            "repository): put the jar on the classpath (spark.jars, --jars, --packages), or set "
+            "storage.engine to 'rust' or 'auto'"
+        ) from err
     _apply_runtime_defaults(spark)
     if not submitted:
         spark.sparkContext.setLogLevel(spark_log_level())
@@ -149,6 +229,12 @@ def _quiet_file_sink_probe(spark: SparkSession) -> None:
     with contextlib.suppress(Exception):  # another logging backend: its default stands
         level = jvm.org.apache.logging.log4j.Level.ERROR
         jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(_FILE_SINK_LOGGER, level)
+
+
+def _pyspark_version() -> str:
+    import pyspark
+
+    return pyspark.__version__
 
 
 def launched_by_spark() -> bool:

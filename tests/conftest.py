@@ -14,6 +14,14 @@ from s3_server import s3_bucket, s3_server  # noqa: F401 - one S3 server for the
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    # Registered here rather than in pyproject.toml, whose pytest section other work edits.
+    config.addinivalue_line(
+        "markers",
+        "compat: runs the demo and near dedup in a venv per pyspark version (benchmarks/compat.py)",
+    )
+
+
 @pytest.fixture(scope="session")
 def spark():
     from curation.session import SparkSettings, get_session

@@ -24,7 +24,7 @@ from curation.delta.rust_engine import RustDeltaStore
 from curation.delta.spark_engine import SparkDeltaStore
 from curation.delta.store import DeltaStore, Mode
 from curation.errors import DeltaError
-from curation.session import has_delta_jars
+from curation.session import delta_package, has_delta_jars
 
 __all__ = ["DeltaStore", "Mode", "is_delta_table", "open_store", "read_arrow"]
 
@@ -40,10 +40,11 @@ def open_store(
         engine = "spark" if has_delta_jars(spark) else "rust"
     if engine == "spark":
         if not has_delta_jars(spark):
+            package = delta_package(spark.version)  # raises for a Spark no delta-spark supports
             raise DeltaError(
                 "storage.engine is 'spark' but the delta-spark classes are not on the Spark "
-                "classpath; start Spark with --packages io.delta:delta-spark_2.13:4.4.1 (and the "
-                "Delta SQL extension), or set storage.engine to 'rust' or 'auto'"
+                f"classpath; start Spark with --packages {package} (and the Delta SQL "
+                "extension), or set storage.engine to 'rust' or 'auto'"
             )
         return SparkDeltaStore(spark)
     if engine == "rust":

@@ -49,6 +49,7 @@ from curation.delta.store import (
     utc_from_millis,
 )
 from curation.errors import CommitConflictError, DeltaError
+from curation.spark_compat import to_arrow
 from curation.storage import Location, spark_reaches
 
 # Appends that lose the race for a version retry on a fresh snapshot (appends commute).
@@ -221,7 +222,7 @@ class RustDeltaStore(DeltaStore):
                 f"cannot delete from {loc.shown} by columns {keys.columns}: the table has no "
                 f"column {unknown or '(none given)'}"
             )
-        source = keys.distinct().toArrow()
+        source = to_arrow(keys.distinct())
         if source.num_rows == 0:
             return None
         from deltalake.transaction import CommitProperties

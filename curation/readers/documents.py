@@ -61,6 +61,7 @@ from curation.readers.staging import (  # noqa: F401
     SOURCE,
     FieldCheck,
 )
+from curation.spark_compat import error_condition, is_valid_utf8, make_valid_utf8
 
 # The column a run adds to its documents and rejected tables (with drop_stage and drop_reason,
 # it marks a table as a curation run's output).
@@ -127,7 +128,7 @@ def read_documents(
             table = store.read(cfg.path, version=cfg.version)
             staged = _stage_columnar(table, cfg, cfg.path, check_fields)
     except AnalysisException as err:
-        if err.getCondition() != "PATH_NOT_FOUND":
+        if error_condition(err) != "PATH_NOT_FOUND":
             raise
         raise ConfigError(
             f"input.path {cfg.path!r} does not exist ({fmt}); check the path"
@@ -193,7 +194,7 @@ def _read_parquet(spark: SparkSession, path: str) -> DataFrame:
         return spark.read.parquet(path)
     except AnalysisException as err:
         # An empty directory: Spark has no file to take a schema from. Say it as for the others.
-        if err.getCondition() != "UNABLE_TO_INFER_SCHEMA":
+        if error_condition(err) != "UNABLE_TO_INFER_SCHEMA":
             raise
         _require_files(list_input(spark, path), path, "parquet")
         raise
@@ -217,7 +218,7 @@ def _stage_text(spark: SparkSession, cfg: InputConfig, listing: Listing) -> S.St
         )
         files = files.unionByName(empties)
     value = F.col("value")
-    reason = F.when(~F.is_valid_utf8(value), F.lit(REASON_INVALID_UTF8))
+    reason = F.when(~is_valid_utf8(value), F.lit(REASON_INVALID_UTF8))
     staged = files.select(
         _relative_to(F.col(S.SRC), listing.root).alias(S.ID),
         F.when(reason.isNull(), value).alias(S.TEXT),
@@ -261,7 +262,7 @@ def _stage_columnar(
         # are checked too, since not every Parquet writer validates them.
         as_string = text_col.cast("string")
         reason = F.when(text_col.isNull(), F.lit(REASON_NULL_TEXT)).when(
-            ~F.is_valid_utf8(as_string), F.lit(REASON_INVALID_UTF8)
+            ~is_valid_utf8(as_string), F.lit(REASON_INVALID_UTF8)
         )
         text = F.when(reason.isNull(), as_string)
     else:
@@ -336,7 +337,7 @@ def _finish(staged: S.Staged) -> DataFrame:
     # Cut before repairing: a rejected 100 MB line is not copied whole to keep 1,024 characters.
     # (4x: each invalid byte counts as one character before the repair and may merge after it.)
     head = F.substring(F.col(S.RAW_FULL), 1, 4 * RAW_MAX_CHARS)
-    raw = F.when(reason.isNotNull(), F.substring(F.make_valid_utf8(head), 1, RAW_MAX_CHARS))
+    raw = F.when(reason.isNotNull(), F.substring(make_valid_utf8(head), 1, RAW_MAX_CHARS))
     metadata = [m for m in staged.metadata if m not in READER_COLUMNS]
     if C.DROP_REASON in staged.metadata:
         earlier = F.col(C.DROP_REASON).cast("string")

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from curation.errors import ConfigError
+from curation.readers import json_python as P
 from curation.readers import staging as S
 from curation.readers.compressed import (
     STATUS_TRUNCATED,
@@ -36,6 +37,7 @@ from curation.readers.compressed import (
 from curation.readers.config import InputConfig, MiB
 from curation.readers.listing import Listing, glob_escaped
 from curation.readers.variant_schema import merge_variant_schemas
+from curation.spark_compat import has_variant
 
 # Below this size a line's parsed form cannot outgrow Spark's 128 MiB variant limit (it is at
 # most about 3x the text, for long arrays of one-digit numbers); above it, a line that did not
@@ -69,29 +71,31 @@ def stage_jsonl(
     spark: SparkSession, cfg: InputConfig, listing: Listing, check: S.FieldCheck | None = None
 ) -> S.Staged:
     lines = _lines(spark, cfg, listing)
-    parsed = _parsed(lines, cfg)
-    value, status, var = F.col(_VALUE), F.col(_STATUS), F.col(_VAR)
-    # Objects start with "{"; the regex runs only for lines that do not (indented or odd ones).
-    is_object = var.isNotNull() & F.when(value.startswith("{"), F.lit(True)).otherwise(
-        value.rlike("^\ufeff?\\s*\\{")
-    )
-    given_id = (
-        F.when(status.isNotNull(), F.concat(F.col(S.SRC), F.lit("#"), status))
-        .when(F.col(_TOO_LARGE), _id_in_raw_line(value, cfg.id_column))
-        .otherwise(F.try_variant_get(var, _json_path(cfg.id_column, "id_column"), "string"))
-    )
-
-    summary = _summary(
-        parsed.select(
-            F.when(is_object, F.try_variant_get(var, _RECORD, "variant")).alias(_VAR),
-            given_id.alias(S.ID),
-            status,
-            S.SRC,
-            _SIZE,
+    # Spark 3.5 has no VARIANT: there each pass parses the lines in Python (json_python.py).
+    in_python = not has_variant(spark)
+    if in_python:
+        sized = _sized(lines, cfg).select(
+            "*",
+            F.col(_VALUE).cast("binary").alias(P.IN_BYTES),
+            F.col(_STATUS).alias(P.IN_STATUS),
+            (F.col(_SIZE) > cfg.max_record_bytes).alias(P.IN_TOO_LARGE),
+            F.when(
+                F.col(_SIZE) > cfg.max_record_bytes, _raw_id_token(F.col(_VALUE), cfg.id_column)
+            ).alias(P.IN_ID_TOKEN),
         )
-    )
-    if summary["longest_line"] <= VARIANT_SAFE_BYTES:
-        parsed = _parsed(lines, cfg, long_lines=False)
+        passed = [S.SRC, S.ORDER, _STATUS, _SIZE]
+        parsed = P.parse_lines(sized, passed, cfg.id_column, cfg.text_column, None)
+        summary = _summary(
+            parsed.select(
+                F.col(P.P_SCHEMA).alias(_VAR), _python_id(cfg).alias(S.ID), _STATUS, S.SRC, _SIZE
+            ),
+            F.collect_set(_VAR),
+        )
+    else:
+        parsed = _parsed(lines, cfg)
+        summary = _summary(_variant_keyed(parsed, cfg), F.schema_of_variant_agg(_VAR))
+        if summary["longest_line"] <= VARIANT_SAFE_BYTES:
+            parsed = _parsed(lines, cfg, long_lines=False)
     _check_damaged(cfg, summary["damaged"])
     object_type = merge_variant_schemas(summary["schemas"])
     fields = list(object_type.fields) if isinstance(object_type, T.StructType) else []
@@ -105,8 +109,63 @@ def stage_jsonl(
     renames = check([f.name for f in meta_fields], None) if check else {}
     out_names = [renames.get(f.name, f.name) for f in meta_fields]
     S.check_names(cfg, out_names, present=[f.name for f in fields])
-    meta = F.try_variant_get(var, _RECORD, _ddl(T.StructType(meta_fields))) if meta_fields else None
+    if in_python:
+        meta_type = T.StructType(meta_fields)
+        parsed = P.parse_lines(sized, passed, cfg.id_column, cfg.text_column, meta_type)
+        staged = _python_staged(parsed, cfg, meta_fields, out_names)
+    else:
+        staged = _variant_staged(parsed, cfg, meta_fields, out_names)
+    return S.Staged(
+        staged,
+        out_names,
+        needs_derived_ids=summary["missing_ids"] > 0,
+        may_have_duplicate_ids=summary["repeated_ids"] > 0,
+    )
 
+
+def _given_id(status: Column, parsed_id: Column) -> Column:
+    """A damaged file's marker row is named after its file; other rows carry their own id."""
+    return F.when(status.isNotNull(), F.concat(F.col(S.SRC), F.lit("#"), status)).otherwise(
+        parsed_id
+    )
+
+
+def _is_object(value: Column, var: Column) -> Column:
+    # Objects start with "{"; the regex runs only for lines that do not (indented or odd ones).
+    return var.isNotNull() & F.when(value.startswith("{"), F.lit(True)).otherwise(
+        value.rlike("^\ufeff?\\s*\\{")
+    )
+
+
+def _variant_id(cfg: InputConfig) -> Column:
+    value, var = F.col(_VALUE), F.col(_VAR)
+    return _given_id(
+        F.col(_STATUS),
+        F.when(F.col(_TOO_LARGE), _id_in_raw_line(value, cfg.id_column)).otherwise(
+            F.try_variant_get(var, _json_path(cfg.id_column, "id_column"), "string")
+        ),
+    )
+
+
+def _variant_keyed(parsed: DataFrame, cfg: InputConfig) -> DataFrame:
+    """What the first pass aggregates: the record (objects only), id, status, source, size."""
+    var = F.col(_VAR)
+    return parsed.select(
+        F.when(_is_object(F.col(_VALUE), var), F.try_variant_get(var, _RECORD, "variant")).alias(
+            _VAR
+        ),
+        _variant_id(cfg).alias(S.ID),
+        _STATUS,
+        S.SRC,
+        _SIZE,
+    )
+
+
+def _variant_staged(
+    parsed: DataFrame, cfg: InputConfig, meta_fields: list[T.StructField], out_names: list[str]
+) -> DataFrame:
+    value, status, var = F.col(_VALUE), F.col(_STATUS), F.col(_VAR)
+    meta = F.try_variant_get(var, _RECORD, _ddl(T.StructType(meta_fields))) if meta_fields else None
     # Each projection names what the next one reads, so Spark evaluates every parse and lookup
     # once: it does not merge projections that would duplicate an expensive expression.
     looked_up = parsed.select(
@@ -116,7 +175,7 @@ def stage_jsonl(
         _STATUS,
         _VAR,
         _TOO_LARGE,
-        given_id.alias(S.ID),
+        _variant_id(cfg).alias(S.ID),
         F.try_variant_get(var, _json_path(cfg.text_column, "text_column"), "variant").alias(
             _TEXT_VAR
         ),
@@ -131,14 +190,16 @@ def stage_jsonl(
         .when(var.isNull(), F.lit(S.REASON_BAD_JSON))
         .when(
             text_var.isNull(),
-            F.when(is_object, F.lit(S.REASON_MISSING_TEXT)).otherwise(F.lit(S.REASON_NOT_OBJECT)),
+            F.when(_is_object(value, var), F.lit(S.REASON_MISSING_TEXT)).otherwise(
+                F.lit(S.REASON_NOT_OBJECT)
+            ),
         )
         .when(F.is_variant_null(text_var), F.lit(S.REASON_NULL_TEXT))
         .when(F.schema_of_variant(text_var) != "STRING", F.lit(S.REASON_TEXT_NOT_STRING))
     )
     decided = looked_up.select("*", reason.alias(S.REASON))
     rejected = F.col(S.REASON).isNotNull()
-    staged = decided.select(
+    return decided.select(
         S.ID,
         F.when(~rejected, F.variant_get(text_var, "$", "string")).alias(S.TEXT),
         S.REASON,
@@ -150,11 +211,32 @@ def stage_jsonl(
             for f, n in zip(meta_fields, out_names, strict=True)
         ],
     )
-    return S.Staged(
-        staged,
-        out_names,
-        needs_derived_ids=summary["missing_ids"] > 0,
-        may_have_duplicate_ids=summary["repeated_ids"] > 0,
+
+
+def _python_id(cfg: InputConfig) -> Column:
+    return _given_id(F.col(_STATUS), F.col(P.P_ID))
+
+
+def _python_staged(
+    parsed: DataFrame, cfg: InputConfig, meta_fields: list[T.StructField], out_names: list[str]
+) -> DataFrame:
+    status = F.col(_STATUS)
+    reason = (
+        F.when(status == STATUS_TRUNCATED, F.lit(S.REASON_TRUNCATED_FILE))
+        .when(status.isNotNull(), F.lit(S.REASON_CORRUPT_FILE))
+        .otherwise(F.col(P.P_REASON))
+    )
+    return parsed.select(
+        _python_id(cfg).alias(S.ID),
+        F.col(P.P_TEXT).alias(S.TEXT),
+        reason.alias(S.REASON),
+        F.col(P.P_RAW).cast("string").alias(S.RAW_FULL),
+        S.SRC,
+        S.ORDER,
+        *[
+            F.col(P.P_META).getField(f.name).alias(n)
+            for f, n in zip(meta_fields, out_names, strict=True)
+        ],
     )
 
 
@@ -211,11 +293,9 @@ def _lines(spark: SparkSession, cfg: InputConfig, listing: Listing) -> DataFrame
     )
 
 
-def _parsed(lines: DataFrame, cfg: InputConfig, long_lines: bool = True) -> DataFrame:
-    """Lines with _VAR (the parsed [line, hash] array, null unless the line is one JSON value)
-    and _TOO_LARGE; ``long_lines=False`` when no line is longer than VARIANT_SAFE_BYTES."""
-    value, status, size = F.col(_VALUE), F.col(_STATUS), F.col(_SIZE)
-    over_limit = size > cfg.max_record_bytes
+def _sized(lines: DataFrame, cfg: InputConfig) -> DataFrame:
+    """Lines with _SIZE (bytes); a line over ``input.max_record_bytes`` is cut to its ends."""
+    value = F.col(_VALUE)
     # A line over the limit is never parsed: only its two ends are kept (its id is looked for
     # there, read_raw is its start), so no later step copies the whole line again.
     ends = F.concat(
@@ -224,13 +304,21 @@ def _parsed(lines: DataFrame, cfg: InputConfig, long_lines: bool = True) -> Data
         F.substring(value, -_ID_WINDOW_CHARS, _ID_WINDOW_CHARS),
     )
     length = F.octet_length(value)
-    lines = lines.select(
+    return lines.select(
         F.when(length > cfg.max_record_bytes, ends).otherwise(value).alias(_VALUE),
         S.SRC,
         S.ORDER,
         _STATUS,
         length.alias(_SIZE),
     )
+
+
+def _parsed(lines: DataFrame, cfg: InputConfig, long_lines: bool = True) -> DataFrame:
+    """Lines with _VAR (the parsed [line, hash] array, null unless the line is one JSON value)
+    and _TOO_LARGE; ``long_lines=False`` when no line is longer than VARIANT_SAFE_BYTES."""
+    value, status, size = F.col(_VALUE), F.col(_STATUS), F.col(_SIZE)
+    over_limit = size > cfg.max_record_bytes
+    lines = _sized(lines, cfg)
     # Spark's JSON parser refuses strings over 20 MB unless told otherwise (from_json only).
     options = {"maxStringLen": str(cfg.max_record_bytes)}
     # A UTF-8 byte order mark at the start of a file is not part of the record.
@@ -291,7 +379,12 @@ def _parsed(lines: DataFrame, cfg: InputConfig, long_lines: bool = True) -> Data
 
 
 def _id_in_raw_line(value: Column, id_column: str) -> Column:
-    """The id of a line too large to parse, found by a regex: ``"id": "x"`` or ``"id": 42``.
+    """The id of a line too large to parse, as a string (see _raw_id_token)."""
+    return F.try_variant_get(F.try_parse_json(_raw_id_token(value, id_column)), "$", "string")
+
+
+def _raw_id_token(value: Column, id_column: str) -> Column:
+    """The JSON token of the id of a line too large to parse, found by a regex: ``"id": "x"`` or ``"id": 42``.
 
     Searched in the first 2**20 characters of the line, then in its last (ids come first or
     last in the records of every corpus we know), so a 100 MB line costs little more than a
@@ -309,18 +402,17 @@ def _id_in_raw_line(value: Column, id_column: str) -> Column:
     # Windows of characters: each is a copy of its own size, never of the whole line.
     head = F.substring(value, 1, _ID_WINDOW_CHARS)
     tail = F.substring(value, -_ID_WINDOW_CHARS, _ID_WINDOW_CHARS)
-    found = F.coalesce(
+    return F.coalesce(
         F.nullif(F.regexp_extract(head, pattern, 1), F.lit("")),
         F.nullif(F.regexp_extract(tail, pattern, 1), F.lit("")),
     )
-    return F.try_variant_get(F.try_parse_json(found), "$", "string")
 
 
 # --------------------------------------------------------------------------------------------
 # the first pass
 
 
-def _summary(keyed: DataFrame) -> dict:
+def _summary(keyed: DataFrame, schema_agg: Column) -> dict:
     """Schema strings, rows without an id, repeated ids, damaged files and the longest line (in
     bytes), in one aggregation.
 
@@ -335,7 +427,7 @@ def _summary(keyed: DataFrame) -> dict:
     rows = (
         keyed.groupBy(bucket.alias("bucket"))
         .agg(
-            F.schema_of_variant_agg(_VAR).alias("schema"),
+            schema_agg.alias("schema"),
             F.count_if(ids.isNull()).alias("missing"),
             (F.size(hashes) - F.size(F.array_distinct(hashes))).alias("repeated"),
             F.collect_set(damaged).alias("damaged"),
@@ -344,7 +436,13 @@ def _summary(keyed: DataFrame) -> dict:
         .collect()
     )
     return {
-        "schemas": [r["schema"] for r in rows if r["schema"]],
+        # one string per bucket (VARIANT), or a set of them (json_python.py's, per batch)
+        "schemas": [
+            text
+            for r in rows
+            for text in ([r["schema"]] if isinstance(r["schema"], str) else r["schema"] or [])
+            if text
+        ],
         "missing_ids": sum(r["missing"] for r in rows),
         "repeated_ids": sum(r["repeated"] for r in rows),
         "damaged": sorted({(d[0], d[1]) for r in rows for d in r["damaged"]}),

@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 from curation import columns as C
 from curation.errors import ConfigError
 from curation.readers.config import InputConfig
+from curation.spark_compat import try_url_decode
 
 READ_STAGE = "read"
 SOURCE = "read_source"  # the file a row came from (the table path for Delta reads without it)
@@ -123,4 +124,4 @@ def metadata_column(df: DataFrame, field: str) -> Column | None:
 def decoded(uri: Column) -> Column:
     """Spark's URL-encoded file path, readable: ``file:/a/b%20c.txt`` -> ``file:/a/b c.txt``."""
     # url_decode is form decoding ('+' -> space); a literal '+' in a path is kept as is.
-    return F.coalesce(F.try_url_decode(F.replace(uri, F.lit("+"), F.lit("%2B"))), uri)
+    return F.coalesce(try_url_decode(F.replace(uri, F.lit("+"), F.lit("%2B"))), uri)

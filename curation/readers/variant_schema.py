@@ -10,6 +10,14 @@ from __future__ import annotations
 from pyspark.sql import types as T
 
 
+class MixedType(T.DataType):
+    """Values of more than one type: ``schema_of_variant``'s VARIANT (Spark 3.5 has no
+    VariantType to stand for it); stored as their JSON text."""
+
+    def simpleString(self) -> str:  # noqa: N802 - Spark's name
+        return "variant"
+
+
 def parse_variant_schema(text: str) -> T.DataType:
     """Turn ``schema_of_variant_agg`` output into a Spark type a Parquet/Delta table can hold.
 
@@ -39,15 +47,35 @@ def merge_variant_schemas(texts: list[str]) -> T.DataType:
         parser = _TypeParser(text)
         parsed = parser.parse_type()
         parser.expect_end()
-        merged = _merge(merged, parsed)
+        merged = merge_types(merged, parsed)
     return _storable(merged)
+
+
+def variant_schema_string(data_type: T.DataType) -> str:
+    """A type as ``schema_of_variant`` writes it, so the parser above reads it back."""
+    if isinstance(data_type, T.StructType):
+        fields = ", ".join(
+            "`" + f.name.replace("`", "``") + "`: " + variant_schema_string(f.dataType)
+            for f in data_type.fields
+        )
+        return f"OBJECT<{fields}>"
+    if isinstance(data_type, T.ArrayType):
+        return f"ARRAY<{variant_schema_string(data_type.elementType)}>"
+    if isinstance(data_type, T.NullType):
+        return "VOID"
+    if isinstance(data_type, MixedType):
+        return "VARIANT"
+    if isinstance(data_type, T.DecimalType):
+        return "DECIMAL(38,0)"
+    return next(word for word, t in _TypeParser._SCALARS.items() if t == data_type)
 
 
 _INTEGRAL_WIDTH = {T.ByteType(): 1, T.ShortType(): 2, T.IntegerType(): 4, T.LongType(): 8}
 _FRACTIONAL = (T.DecimalType, T.DoubleType, T.FloatType)
 
 
-def _merge(a: T.DataType, b: T.DataType) -> T.DataType:
+def merge_types(a: T.DataType, b: T.DataType) -> T.DataType:
+    """The type of values of types ``a`` and ``b`` (NullType for VOID, VariantType for mixed)."""
     if a == b:
         return a
     if isinstance(a, T.NullType):
@@ -60,13 +88,13 @@ def _merge(a: T.DataType, b: T.DataType) -> T.DataType:
     if isinstance(a, numeric) and isinstance(b, numeric):
         return T.DoubleType()  # Spark keeps a wide DECIMAL or DOUBLE; both are stored as DOUBLE
     if isinstance(a, T.ArrayType) and isinstance(b, T.ArrayType):
-        return T.ArrayType(_merge(a.elementType, b.elementType))
+        return T.ArrayType(merge_types(a.elementType, b.elementType))
     if isinstance(a, T.StructType) and isinstance(b, T.StructType):
         fields = {f.name: f.dataType for f in a.fields}
         for f in b.fields:
-            fields[f.name] = _merge(fields.get(f.name, T.NullType()), f.dataType)
+            fields[f.name] = merge_types(fields.get(f.name, T.NullType()), f.dataType)
         return T.StructType([T.StructField(name, fields[name]) for name in sorted(fields)])
-    return T.VariantType()
+    return MixedType()
 
 
 def _storable(data_type: T.DataType) -> T.DataType:
@@ -80,7 +108,7 @@ def _storable(data_type: T.DataType) -> T.DataType:
         return T.ArrayType(_storable(data_type.elementType))
     if isinstance(data_type, T.DecimalType):
         return T.DoubleType()
-    if isinstance(data_type, (T.NullType, T.VariantType)):
+    if isinstance(data_type, (T.NullType, MixedType)):
         return T.StringType()
     return data_type
 
@@ -131,7 +159,7 @@ class _TypeParser:
             return T.DecimalType()  # the precision does not matter: it is stored as DOUBLE
         if word == "VOID":
             return T.NullType()
-        return self._SCALARS.get(word, T.VariantType())  # VARIANT and anything new
+        return self._SCALARS.get(word, MixedType())  # VARIANT and anything new
 
     def expect_end(self) -> None:
         self._skip()

@@ -47,6 +47,7 @@ from curation.errors import ConfigError
 from curation.frozen import FrozenModel
 from curation.models import ModelRef, cached_model, ship_model
 from curation.readers import detect_format
+from curation.spark_compat import error_condition, to_arrow
 from curation.text.ngrams_hash import NgramIndex, build_index, count_index_rows, normalize_words
 
 BENCHMARK_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -111,7 +112,7 @@ def read_items(spark: Any, source: BenchmarkSource, where: str) -> _Items:
             _column(df, source.id_field, f"{where}.id_field").cast("string").alias("id"),
             text.alias("text"),
         )
-    table = picked.toArrow()
+    table = to_arrow(picked)
     texts = table.column("text").combine_chunks()
     if source.id_field is None:
         ids = [str(i) for i in range(len(texts))]
@@ -135,7 +136,7 @@ def _read(spark: Any, source: BenchmarkSource, where: str) -> DataFrame:
             return open_store(spark).read(source.path)
     except AnalysisException as err:
         raise ConfigError(
-            f"{where}.path={source.path!r} cannot be read as {fmt} ({err.getCondition()}); "
+            f"{where}.path={source.path!r} cannot be read as {fmt} ({error_condition(err)}); "
             "check the path and format"
         ) from None
     except ConfigError as err:  # the reader's words name input.*: say which benchmark instead
