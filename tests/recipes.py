@@ -108,6 +108,17 @@ def outputs(spark, root: str | Path) -> dict[str, list[tuple]]:
     return out
 
 
+def decisions(spark, root: str | Path) -> tuple[set[str], set[tuple]]:
+    """The ids kept under ``root`` and the (id, stage, reason) of every rejected row."""
+    store = open_store(spark, "rust")
+    kept = {r.id for r in store.read(f"{root}/documents").select("id").collect()}
+    rejected = {
+        tuple(r)
+        for r in store.read(f"{root}/rejected").select("id", "drop_stage", "drop_reason").collect()
+    }
+    return kept, rejected
+
+
 def check_outcome(
     spark,
     input_path: str | Path,
