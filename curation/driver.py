@@ -166,9 +166,11 @@ class Pipeline:
                     )
             for s in seg_stats:
                 tokens = "" if s.tokens_in is None else f"  tokens dropped {s.tokens_dropped:>12,}"
+                flagged = s.details.get("flagged")
+                flag = "" if flagged is None else f"  flagged {flagged:>10,}"
                 self.progress(
                     f"[{s.stage}] {s.seconds:7.1f}s  in {s.rows_in:>10,}  kept {s.rows_kept:>10,}"
-                    f"  dropped {s.rows_dropped:>10,}{tokens}"
+                    f"  dropped {s.rows_dropped:>10,}{flag}{tokens}"
                 )
             stats.extend(seg_stats)
             current = decided.filter(F.col(C.DROP_REASON).isNull())
@@ -226,7 +228,8 @@ class Pipeline:
     def _segment_stats(
         self, seg: Segment, decided: DataFrame, seconds: float
     ) -> tuple[list[StageStats], int]:
-        counts = SegmentCounts.of(decided)  # one aggregation: rows and tokens per reason
+        flags = {s.name: s.flagged() for s in seg.stages if s.flagged() is not None}
+        counts = SegmentCounts.of(decided, flags)  # one aggregation: rows, tokens, flags
         cutoffs = self._decided_cache[seg.index][1] if seg.index in self._decided_cache else {}
         out: list[StageStats] = []
         remaining, tokens_left = counts.total, counts.total_tokens
@@ -242,11 +245,14 @@ class Pipeline:
                 )
             )
             remaining, tokens_left = out[-1].rows_kept, out[-1].tokens_kept
-        for stage in seg.stages:
+        for k, stage in enumerate(seg.stages):
             if isinstance(stage, TokenCount):
                 continue  # it decides nothing: its column is in the counts, not in the funnel
             details = {"fused_with": [s.name for s in seg.stages]} if len(seg.stages) > 1 else {}
             details.update(stage.run_details(cutoffs.get(stage.name, NO_CUTOFFS)))
+            flagged = counts.flagged(stage.name, [s.name for s in seg.stages[:k]])
+            if flagged is not None:
+                details["flagged"] = flagged
             kind = stage.config.kind
             out.append(counts.stage(stage.name, kind, remaining, tokens_left, seconds, details))
             remaining, tokens_left = out[-1].rows_kept, out[-1].tokens_kept

@@ -13,7 +13,7 @@ before the token columns existed are read as they are and upgraded before the ne
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -102,19 +102,33 @@ class SegmentCounts:
     rows: dict[Group, int]
     tokens: dict[Group, int] | None  # None: the run counts no tokens
 
+    # stage -> {group: rows the stage flagged}, for stages that flag (see Stage.flagged)
+    flags: dict[str, dict[Group, int]] = field(default_factory=dict)
+
     @classmethod
-    def of(cls, decided: DataFrame) -> SegmentCounts:
-        """Counted in one aggregation over a segment's decided rows (the sum rides along)."""
+    def of(cls, decided: DataFrame, flags: Mapping[str, Any] | None = None) -> SegmentCounts:
+        """Counted in one aggregation over a segment's decided rows (the sum rides along, and
+        so does a count per flagging stage of the rows its ``flags`` expression marks)."""
         counted = C.N_TOKENS in decided.columns
         sums = [F.count(F.lit(1)).alias("n")]
         if counted:  # a row without text (an unreadable record) holds no tokens
             sums.append(F.coalesce(F.sum(C.N_TOKENS), F.lit(0)).alias("t"))
+        names = list(flags or {})
+        sums += [F.count(F.when(flags[n], 1)).alias(f"f{i}") for i, n in enumerate(names)]
         found = decided.groupBy(C.DROP_STAGE, C.DROP_REASON).agg(*sums).collect()
         key = [((r[C.DROP_STAGE], r[C.DROP_REASON]), r) for r in found]
         return cls(
             rows={k: int(r["n"]) for k, r in key},
             tokens={k: int(r["t"]) for k, r in key} if counted else None,
+            flags={n: {k: int(r[f"f{i}"]) for k, r in key} for i, n in enumerate(names)},
         )
+
+    def flagged(self, name: str, dropped_before: Sequence[str]) -> int | None:
+        """Rows stage ``name`` flagged that no stage before it dropped (None: it flags none)."""
+        per_group = self.flags.get(name)
+        if per_group is None:
+            return None
+        return sum(n for (s, _), n in per_group.items() if s not in dropped_before)
 
     @property
     def total(self) -> int:

@@ -6,6 +6,7 @@ Both read through a ``ResultTables``: ``SparkTables`` (any store, any cluster) o
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import pyarrow.dataset as ds
@@ -148,12 +149,23 @@ def format_stats(rows: list[dict]) -> str:
             if tokens:
                 line += f" {t_in:>14} {t_kept:>14} {t_dropped:>14}"
             lines.append(line + f" {r['seconds']:>8.1f}")
+            flagged = _flagged(r)
+            if flagged is not None:  # kept with a flag (e.g. a content warning): under "kept"
+                lines.append(f"{'':<22} {'(flagged, kept)':<38} {'':>12} {flagged:>12,}")
         else:
             line = f"{'':<22} {r['reason']:<38} {'':>12} {'':>12} {r['rows_dropped']:>12,}"
             lines.append(line + (f" {'':>14} {'':>14} {t_dropped:>14}" if tokens else ""))
     if not tokens:
         lines.append(NO_TOKENIZER)
     return "\n".join(lines)
+
+
+def _flagged(row: dict) -> int | None:
+    details = row.get("details")
+    if not details:
+        return None
+    value = (json.loads(details) if isinstance(details, str) else details).get("flagged")
+    return None if value is None else int(value)
 
 
 def format_totals(run_id: str, rows: list[dict]) -> str:

@@ -124,6 +124,11 @@ class Stage(ABC):
         """Run-level facts for the stats table's ``details`` (the cutoffs used, by default)."""
         return dict(cutoffs)
 
+    def flagged(self) -> Any | None:
+        """A boolean column expression true on rows this stage kept with a flag (e.g. a content
+        warning), counted in the run's summary next to its drops; None: it flags nothing."""
+        return None
+
 
 class RowStage(Stage):
     """A stage that scores each row independently, then decides with column expressions."""
