@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a setting, e.g. stages.near_dedup.threshold=0.7 (repeatable)",
+        help="override a setting, e.g. stages.langid.min_score=0.5 (repeatable)",
     )
     r.add_argument("--run-id", help="resume or name a run; a re-run with the same id resumes")
     r.set_defaults(func=cmd_run)
