@@ -54,6 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if isinstance(storage_section, dict):
             storage_section["options"] = {**(storage_section.get("options") or {}), **options}
     cfg = validate_config(raw, source=args.config)
+    from curation import storage
+
+    storage.set_options(cfg.storage.options)  # preflight writes a probe file to the output
     # Before the JVM starts (seconds, and a stack on some failures): what needs no Spark.
     check_plan([build_stage(s) for s in cfg.stages])
     preflight(cfg)
@@ -67,9 +70,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     spark = get_session(cfg.spark)
     store = open_store(spark, cfg.storage.engine)
-    progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {cfg.output}")
+    where = cfg.output_root if cfg.output_catalog is None else f"catalog {cfg.output_catalog}"
+    progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {where}")
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
-    _, rows = run_stats(SparkTables(store, cfg.output), result.run_id)
+    _, rows = run_stats(SparkTables(store, cfg.output_root, cfg.output_catalog), result.run_id)
     print()
     print(format_totals(result.run_id, rows))
     print(format_stats(rows))

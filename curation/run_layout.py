@@ -45,16 +45,29 @@ def app_id(run_id: str) -> str:
     return f"curation:{run_id}"
 
 
+# The tables a catalog output holds as catalog tables; work tables stay under the root.
+CATALOG_TABLES = (DOCUMENTS, REJECTED, STATS, DEDUP_INDEX)
+
+
 @dataclass(frozen=True)
 class RunLayout:
-    """Paths under one output root (a local path or a URI)."""
+    """Paths under one output root (a local path or a URI). With ``catalog`` (``cat.schema``),
+    the result tables are the catalog tables ``cat.schema.documents`` ... instead, and the root
+    holds only run records and work tables."""
 
     root: str
+    catalog: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", self.root.rstrip("/") or "/")
 
     def table(self, name: str) -> str:
+        """Where result table ``name`` lives: a path, or a catalog table name."""
+        if self.catalog is not None and name in CATALOG_TABLES:
+            return f"{self.catalog}.{name}"
+        return self._path(name)
+
+    def _path(self, name: str) -> str:
         return f"{self.root}/{name}"
 
     @property
@@ -70,7 +83,7 @@ class RunLayout:
         return self.table(STATS)
 
     def run_dir(self, run_id: str) -> str:
-        return self.table(f"{RUNS}/{run_id}")
+        return self._path(f"{RUNS}/{run_id}")
 
     def segment(self, run_id: str, index: int) -> str:
         """The work table a run's segment ``index`` commits to (its resume point)."""
@@ -113,7 +126,7 @@ class RunLayout:
 
     def started_runs(self) -> list[str]:
         """Ids of the runs started under this root (those with a run record), sorted."""
-        loc = Location.of(self.table(RUNS))
+        loc = Location.of(self._path(RUNS))
         if loc.fs.get_file_info(loc.fs_path).type != pafs.FileType.Directory:
             return []
         dirs = loc.fs.get_file_info(pafs.FileSelector(loc.fs_path))

@@ -77,6 +77,20 @@ _HADOOP_NEEDS = {
     "dbfs": "Databricks (dbfs:/ exists only there)",
 }
 
+# Catalog names: one to three dotted parts (catalog.schema.table), each a plain identifier or
+# `quoted` (Unity Catalog allows hyphens there).
+_PART = r"(?:[A-Za-z0-9_]+|`[^`]+`)"
+TABLE_NAME = rf"^{_PART}(?:\.{_PART}){{0,2}}$"
+SCHEMA_NAME = rf"^{_PART}(?:\.{_PART})?$"
+_QUALIFIED_TABLE = re.compile(rf"^{_PART}(?:\.{_PART}){{1,2}}$")
+
+
+def is_table_name(ref: str) -> bool:
+    """Whether a Delta store's ``ref`` names a catalog table (schema.table or
+    catalog.schema.table) rather than a path: the run layout writes every path with a '/'."""
+    return "/" not in ref and bool(_QUALIFIED_TABLE.match(ref))
+
+
 _DEFAULT: dict[str, str] = {}
 _DEFAULT_LOCK = threading.Lock()
 

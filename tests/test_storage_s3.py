@@ -212,3 +212,19 @@ def test_recipe_missing_on_s3_is_a_config_error(s3):
         f"config file '{s3}/nope.yaml': '{s3}/nope.yaml' is not a file (it does not exist, or is "
         "a folder)"
     )
+
+
+def test_recipe_options_alone_reach_the_checks_before_spark(run_cli, s3, s3_server, tmp_path):
+    # Only the recipe names the endpoint: the output probe must already use it.
+    storage.set_options(None)
+    recipe = tmp_path / "r.yaml"
+    missing = tmp_path / "no-input"
+    body = {
+        "input": {"path": str(missing)},
+        "output": f"{s3}/out",
+        "storage": {"options": s3_server.options},
+    }
+    recipe.write_text(json.dumps(body))
+    result = run_cli("run", str(recipe))
+    assert result.returncode == 2
+    assert result.stderr == f"error: input.path {str(missing)!r} does not exist; check the path\n"
