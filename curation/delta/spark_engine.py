@@ -88,8 +88,10 @@ class SparkDeltaStore(DeltaStore):
         try:
             if is_table_name(path):
                 # Creates a managed table in the catalog when absent, appends (or overwrites)
-                # otherwise; txnAppId/txnVersion apply to saveAsTable as to save (Delta docs,
-                # "Idempotent table writes in foreachBatch").
+                # otherwise. Idempotence rests on the txn_version check above (read from the
+                # table's log at its catalog location); the txnAppId/txnVersion options are
+                # passed too, as delta-spark documents them for DataFrameWriter writes (not
+                # verified for saveAsTable here: no delta-spark jars on the build machine).
                 writer.saveAsTable(path)
             else:
                 writer.save(path)
