@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.fs as pafs
 
 from curation.errors import CurationError
-from curation.storage import Location
+from curation.storage import Location, write_bytes
 
 if TYPE_CHECKING:  # typing only: the layout itself needs no Spark
     from pyspark.sql import DataFrame
@@ -119,10 +119,7 @@ class RunLayout:
             return json.loads(fh.read().decode())
 
     def write_record(self, run_id: str, body: dict[str, Any]) -> None:
-        loc = Location.of(self.record_path(run_id))
-        loc.fs.create_dir(posixpath.dirname(loc.fs_path), recursive=True)
-        with loc.fs.open_output_stream(loc.fs_path) as fh:
-            fh.write(json.dumps(body, indent=2).encode())
+        write_bytes(Location.of(self.record_path(run_id)), json.dumps(body, indent=2).encode())
 
     def started_runs(self) -> list[str]:
         """Ids of the runs started under this root (those with a run record), sorted."""

@@ -231,6 +231,13 @@ class Location:
             return fh.read()
 
 
+def write_bytes(loc: Location, data: bytes) -> None:
+    """Write a whole file (a run record, a report), creating its folder."""
+    loc.fs.create_dir(posixpath.dirname(loc.fs_path), recursive=True)
+    with loc.fs.open_output_stream(loc.fs_path) as fh:
+        fh.write(data)
+
+
 def _allow_http(options: dict[str, str]) -> dict[str, str]:
     """An ``http://`` endpoint says the user wants plain HTTP (a local MinIO): delta-rs
     refuses it ("URL scheme is not allowed") unless ``aws_allow_http`` says so too."""
