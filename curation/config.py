@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Discriminator, Field, Tag, ValidationError, field_validator
 
 from curation.errors import ConfigError, StorageError
 from curation.existing_ids import ExistingIds
@@ -86,11 +86,23 @@ class CatalogOutput(FrozenModel):
     )
 
 
+def _output_kind(value: Any) -> str:
+    return "catalog" if isinstance(value, (dict, CatalogOutput)) else "path"
+
+
+# Tagged, so a mistake in one form is reported for that form only (output.catalog.work), not
+# once per form.
+OutputSpec = Annotated[
+    Union[Annotated[str, Tag("path")], Annotated[CatalogOutput, Tag("catalog")]],  # noqa: UP007
+    Discriminator(_output_kind),
+]
+
+
 class RunConfig(FrozenModel):
     """One pipeline run: an input, an output root, Spark settings and ordered stages."""
 
     input: InputConfig = Field(description="The documents to filter.")
-    output: str | CatalogOutput = Field(
+    output: OutputSpec = Field(
         description="Output root (a path or URI): Delta tables documents, rejected, stats, "
         "dedup_index live here. Or {catalog: cat.schema, work: PATH}: the tables are catalog "
         "tables (spark engine) and run records live under work.",

@@ -125,3 +125,11 @@ def test_rust_store_refuses_a_table_name_rather_than_writing_a_folder_of_that_na
 
     with pytest.raises(DeltaError, match="is a catalog table name"):
         open_store(spark, "rust").exists("main.curated.documents")
+
+
+def test_a_catalog_output_without_work_names_that_field_only(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate_config(_recipe(tmp_path, output={"catalog": "main.curated"}))
+    assert (
+        str(err.value) == "config: 1 invalid setting(s):\n  output.catalog.work: required; add it"
+    )

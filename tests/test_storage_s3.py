@@ -144,6 +144,10 @@ def test_a_run_on_s3_from_a_recipe_on_s3_resumes_and_reads_back(spark, s3, s3_en
     assert stats.returncode == 0, stats.stderr
     assert "run s3-run" in stats.stdout and "langid:" in stats.stdout
     assert "reading it with Spark" not in stats.stderr  # delta-rs read it, no JVM needed
+    # Through Spark (--master): the rust engine's executors read the files with pyarrow.
+    through_spark = run_cli("stats", f"{s3}/out", "--master", "local[2]", endpoint, *keys)
+    assert through_spark.returncode == 0, through_spark.stderr
+    assert through_spark.stdout == stats.stdout
     kept = documents[0]["id"]
     explained = run_cli("explain", f"{s3}/out", "--id", kept, endpoint, *keys)
     assert explained.returncode == 0, explained.stderr
