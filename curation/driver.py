@@ -104,6 +104,9 @@ class Pipeline:
         check_plan(self.stages)
         check_catalog_output(self.cfg, self.store.engine)
         preflight(self.cfg)
+        storage.configure_spark(
+            self.spark, [u for u in (self.cfg.output_root, self.cfg.input.path) if u]
+        )
         if self.store.engine == "spark":  # the rust engine moves files with pyarrow instead
             storage.check_spark_reaches(self.spark, self.cfg.output_root, "output")
         if self.cfg.input.path is not None and self.cfg.input.format != "delta":
