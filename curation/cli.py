@@ -60,6 +60,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if isinstance(storage_section, dict):
             storage_section["options"] = {**(storage_section.get("options") or {}), **options}
     cfg = validate_config(raw, source=args.config)
+    from curation import storage
+
+    storage.set_options(cfg.storage.options)  # preflight writes a probe file to the output
     # Before the JVM starts (seconds, and a stack on some failures): what needs no Spark.
     check_plan([build_stage(s) for s in cfg.stages])
     preflight(cfg)
@@ -73,9 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     spark = get_session(cfg.spark, delta_jars=cfg.storage.engine == "spark")
     store = open_store(spark, cfg.storage.engine)
-    progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {cfg.output}")
+    where = cfg.output_root if cfg.output_catalog is None else f"catalog {cfg.output_catalog}"
+    progress(f"Spark {spark.version}, Delta engine: {store.engine}, output: {where}")
     result = run_pipeline(cfg, spark=spark, run_id=args.run_id, progress=progress)
-    _, rows = run_stats(SparkTables(store, cfg.output), result.run_id)
+    _, rows = run_stats(SparkTables(store, cfg.output_root, cfg.output_catalog), result.run_id)
     tables = "\n".join(f"  {name:<10} {result.table(name)}" for name in RESULT_TABLES)
     log.info("\n%s\n%s\n\n%s", format_totals(result.run_id, rows), format_stats(rows), tables)
     return 0
@@ -99,8 +103,10 @@ def _read_results(root: str, master: str | None, read: Callable[[Any], Any]) -> 
         except (DeltaError, RustDeltaError, OSError) as err:
             log.warning("delta-rs cannot read %s (%s); reading it with Spark", root, err)
     spark = _session(master)
-    check_spark_reaches(spark, root, "output root")
-    return read(SparkTables(_store(spark), root))
+    store = _store(spark)
+    if store.engine == "spark":  # the rust engine reads files Spark cannot reach with pyarrow
+        check_spark_reaches(spark, root, "output root")
+    return read(SparkTables(store, root))
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

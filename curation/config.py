@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Discriminator, Field, Tag, ValidationError, field_validator
 
 from curation.errors import ConfigError, StorageError
 from curation.existing_ids import ExistingIds
@@ -19,7 +19,7 @@ from curation.readers import InputConfig
 from curation.session import SparkSettings
 from curation.stages import STAGE_CLASSES
 from curation.stages.tokens import TokenizerConfig
-from curation.storage import Location
+from curation.storage import SCHEMA_NAME, Location
 
 # The discriminated union of every registered stage config, keyed by `kind`.
 StageConfigUnion = Annotated[
@@ -67,13 +67,45 @@ def _is_secret(key: str) -> bool:
     return any(word in key.lower() for word in ("secret", "key", "token", "password", "sas"))
 
 
+class CatalogOutput(FrozenModel):
+    """Result tables as catalog tables (``catalog.schema.documents`` ...), written by delta-spark."""
+
+    catalog: str = Field(
+        min_length=1,
+        max_length=512,
+        pattern=SCHEMA_NAME,
+        description="catalog.schema (or schema) where documents, rejected, stats and "
+        "dedup_index are created or appended as tables.",
+    )
+    # Run records are JSON files and segment work tables are scratch: neither belongs in a
+    # governed catalog, and both must outlive a failed run so it can resume.
+    work: str = Field(
+        min_length=1,
+        description="A path or URI for run records and segment work tables (resume points), "
+        "e.g. a Unity Catalog volume /Volumes/main/curation/work or s3://bucket/curation-work.",
+    )
+
+
+def _output_kind(value: Any) -> str:
+    return "catalog" if isinstance(value, (dict, CatalogOutput)) else "path"
+
+
+# Tagged, so a mistake in one form is reported for that form only (output.catalog.work), not
+# once per form.
+OutputSpec = Annotated[
+    Union[Annotated[str, Tag("path")], Annotated[CatalogOutput, Tag("catalog")]],  # noqa: UP007
+    Discriminator(_output_kind),
+]
+
+
 class RunConfig(FrozenModel):
     """One pipeline run: an input, an output root, Spark settings and ordered stages."""
 
     input: InputConfig = Field(description="The documents to filter.")
-    output: str = Field(
-        min_length=1,
-        description="Output root: Delta tables documents, rejected, stats, dedup_index live here.",
+    output: OutputSpec = Field(
+        description="Output root (a path or URI): Delta tables documents, rejected, stats, "
+        "dedup_index live here. Or {catalog: cat.schema, work: PATH}: the tables are catalog "
+        "tables (spark engine) and run records live under work.",
     )
     storage: StorageConfig = Field(default_factory=StorageConfig)
     spark: SparkSettings = Field(default_factory=SparkSettings)
@@ -96,6 +128,23 @@ class RunConfig(FrozenModel):
         description="A tokenizer.json path (or {path, add_special_tokens, count_eos_token}): "
         "adds n_tokens in the first row pass; stats, what-if and the report then sum it.",
     )
+
+    @field_validator("output")
+    @classmethod
+    def _not_empty(cls, output: str | CatalogOutput) -> str | CatalogOutput:
+        if isinstance(output, str) and not output.strip():
+            raise ValueError("give a path or URI, or {catalog: cat.schema, work: PATH}")
+        return output
+
+    @property
+    def output_root(self) -> str:
+        """Where run records and work tables live (and, without a catalog, the result tables)."""
+        return self.output.work if isinstance(self.output, CatalogOutput) else self.output
+
+    @property
+    def output_catalog(self) -> str | None:
+        """The catalog schema of the result tables, or None when they are paths."""
+        return self.output.catalog if isinstance(self.output, CatalogOutput) else None
 
     @field_validator("stages")
     @classmethod

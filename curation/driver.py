@@ -30,7 +30,7 @@ from curation.config import RunConfig
 from curation.delta import DeltaStore, open_store
 from curation.errors import ConfigError, InvariantError
 from curation.plan import Segment, check_plan, input_renames, plan
-from curation.preflight import preflight
+from curation.preflight import check_catalog_output, preflight
 from curation.progress import Heartbeat
 from curation.readers import READ_STAGE, read_documents
 from curation.run_layout import DOCUMENTS, REJECTED, STATS, RunLayout, app_id
@@ -51,15 +51,16 @@ from curation.stats_table import (
 @dataclass
 class RunResult:
     run_id: str
-    output: str
+    output: str  # the output root (for a catalog output: its work path)
     stages: list[StageStats]
     rows_in: int
     rows_kept: int
     rows_rejected: int
     resumed_segments: int = 0
+    catalog: str | None = None
 
     def table(self, name: str) -> str:
-        return RunLayout(self.output).table(name)
+        return RunLayout(self.output, self.catalog).table(name)
 
 
 Progress = Callable[[str], None]
@@ -85,7 +86,7 @@ class Pipeline:
         self.store = store
         # Before anything touches storage: run records, models and tables use these options.
         storage.set_options(cfg.storage.options)
-        self.layout = RunLayout(cfg.output)
+        self.layout = RunLayout(cfg.output_root, cfg.output_catalog)
         self.progress = progress or (lambda msg: None)
         self.after_segment = after_segment or (lambda seg: None)
         self.stages: list[Stage] = with_token_count(
@@ -101,10 +102,15 @@ class Pipeline:
     def run(self, run_id: str | None = None) -> RunResult:
         run_id = run_id or new_run_id()
         check_plan(self.stages)
+        check_catalog_output(self.cfg, self.store.engine)
         preflight(self.cfg)
+        storage.configure_spark(
+            self.spark, [u for u in (self.cfg.output_root, self.cfg.input.path) if u]
+        )
         if self.store.engine == "spark":  # the rust engine moves files with pyarrow instead
-            storage.check_spark_reaches(self.spark, self.cfg.output, "output")
-        if self.cfg.input.format != "delta":  # Delta inputs are read by the store
+            storage.check_spark_reaches(self.spark, self.cfg.output_root, "output")
+        if self.cfg.input.path is not None and self.cfg.input.format != "delta":
+            # Delta inputs are read by the store; catalog tables by the catalog.
             storage.check_spark_reaches(
                 self.spark,
                 self.cfg.input.path,
@@ -342,7 +348,15 @@ class Pipeline:
                 f"({rewritten:,} rows rewritten in one commit)"
             )
         self._commit_table(STATS, self.spark.createDataFrame(stat_rows, STATS_SCHEMA), run_id)
-        return RunResult(run_id, self.cfg.output, stats, total_in, rows_kept, rows_rejected)
+        return RunResult(
+            run_id,
+            self.cfg.output_root,
+            stats,
+            total_in,
+            rows_kept,
+            rows_rejected,
+            catalog=self.cfg.output_catalog,
+        )
 
     def _commit_table(self, name: str, rows: DataFrame, run_id: str) -> None:
         """Append ``rows`` to a result table, once per run however often the run is resumed."""
@@ -385,6 +399,8 @@ def config_fingerprint(cfg: RunConfig) -> str:
     """What must match for a resumed run to produce the same result: input, output, stages and
     the existing-ids policy and the tokenizer (its column is in every work table)."""
     body = cfg.model_dump(mode="json", include={"input", "output", "stages"})
+    if body["input"].get("table") is None:  # runs recorded before input.table still resume
+        body["input"].pop("table", None)
     # Each only when not the default, so runs recorded before the setting existed still resume.
     if cfg.existing_ids != "skip":
         body["existing_ids"] = cfg.existing_ids

@@ -21,8 +21,12 @@ from curation.storage import Location
 def preflight(cfg: RunConfig) -> None:
     """The checks that need no Spark, so the CLI runs them before a JVM starts: the output root
     can be written, and a local input path exists (Spark would log a stack before saying so)."""
-    check_output_writable(cfg.output)
+    if cfg.storage.engine == "rust":  # auto is decided once Spark runs: the driver checks then
+        check_catalog_output(cfg, "rust")
+    check_output_writable(cfg.output_root)
     path = cfg.input.path
+    if path is None:
+        return  # a catalog table: only the session's catalog can say whether it exists
     try:
         loc = Location.of(path)
     except StorageError:
@@ -51,3 +55,16 @@ def check_output_writable(output: str) -> None:
             f"output {output!r} cannot be written ({err}); set output to a directory this "
             "process can create and write"
         ) from None
+
+
+def check_catalog_output(cfg: RunConfig, engine: str) -> None:
+    """Refuse a catalog output on the rust engine: delta-rs commits to paths only."""
+    if cfg.output_catalog is None or engine != "rust":
+        return
+    raise ConfigError(
+        f"output.catalog {cfg.output_catalog!r}: the rust engine cannot create catalog tables "
+        "(delta-rs commits to storage paths and registers nothing in a metastore); run where "
+        "the delta-spark jars are loaded (storage.engine: spark, e.g. on Databricks), or give "
+        "output as a path or URI and register the tables with CREATE TABLE ... USING DELTA "
+        "LOCATION '<output>/documents'"
+    )

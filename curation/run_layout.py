@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.fs as pafs
 
 from curation.errors import CurationError
-from curation.storage import Location
+from curation.storage import Location, write_bytes
 
 if TYPE_CHECKING:  # typing only: the layout itself needs no Spark
     from pyspark.sql import DataFrame
@@ -45,16 +45,29 @@ def app_id(run_id: str) -> str:
     return f"curation:{run_id}"
 
 
+# The tables a catalog output holds as catalog tables; work tables stay under the root.
+CATALOG_TABLES = (DOCUMENTS, REJECTED, STATS, DEDUP_INDEX)
+
+
 @dataclass(frozen=True)
 class RunLayout:
-    """Paths under one output root (a local path or a URI)."""
+    """Paths under one output root (a local path or a URI). With ``catalog`` (``cat.schema``),
+    the result tables are the catalog tables ``cat.schema.documents`` ... instead, and the root
+    holds only run records and work tables."""
 
     root: str
+    catalog: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", self.root.rstrip("/") or "/")
 
     def table(self, name: str) -> str:
+        """Where result table ``name`` lives: a path, or a catalog table name."""
+        if self.catalog is not None and name in CATALOG_TABLES:
+            return f"{self.catalog}.{name}"
+        return self._path(name)
+
+    def _path(self, name: str) -> str:
         return f"{self.root}/{name}"
 
     @property
@@ -70,7 +83,7 @@ class RunLayout:
         return self.table(STATS)
 
     def run_dir(self, run_id: str) -> str:
-        return self.table(f"{RUNS}/{run_id}")
+        return self._path(f"{RUNS}/{run_id}")
 
     def segment(self, run_id: str, index: int) -> str:
         """The work table a run's segment ``index`` commits to (its resume point)."""
@@ -106,14 +119,11 @@ class RunLayout:
             return json.loads(fh.read().decode())
 
     def write_record(self, run_id: str, body: dict[str, Any]) -> None:
-        loc = Location.of(self.record_path(run_id))
-        loc.fs.create_dir(posixpath.dirname(loc.fs_path), recursive=True)
-        with loc.fs.open_output_stream(loc.fs_path) as fh:
-            fh.write(json.dumps(body, indent=2).encode())
+        write_bytes(Location.of(self.record_path(run_id)), json.dumps(body, indent=2).encode())
 
     def started_runs(self) -> list[str]:
         """Ids of the runs started under this root (those with a run record), sorted."""
-        loc = Location.of(self.table(RUNS))
+        loc = Location.of(self._path(RUNS))
         if loc.fs.get_file_info(loc.fs_path).type != pafs.FileType.Directory:
             return []
         dirs = loc.fs.get_file_info(pafs.FileSelector(loc.fs_path))

@@ -77,6 +77,20 @@ _HADOOP_NEEDS = {
     "dbfs": "Databricks (dbfs:/ exists only there)",
 }
 
+# Catalog names: one to three dotted parts (catalog.schema.table), each a plain identifier or
+# `quoted` (Unity Catalog allows hyphens there).
+_PART = r"(?:[A-Za-z0-9_]+|`[^`]+`)"
+TABLE_NAME = rf"^{_PART}(?:\.{_PART}){{0,2}}$"
+SCHEMA_NAME = rf"^{_PART}(?:\.{_PART})?$"
+_QUALIFIED_TABLE = re.compile(rf"^{_PART}(?:\.{_PART}){{1,2}}$")
+
+
+def is_table_name(ref: str) -> bool:
+    """Whether a Delta store's ``ref`` names a catalog table (schema.table or
+    catalog.schema.table) rather than a path: the run layout writes every path with a '/'."""
+    return "/" not in ref and bool(_QUALIFIED_TABLE.match(ref))
+
+
 _DEFAULT: dict[str, str] = {}
 _DEFAULT_LOCK = threading.Lock()
 
@@ -215,6 +229,50 @@ class Location:
             raise StorageError(f"{self.shown!r} is not a file (it does not exist, or is a folder)")
         with self.fs.open_input_stream(self.fs_path) as fh:
             return fh.read()
+
+
+# The S3A setting each storage option becomes (hadoop-aws 3.x names).
+_S3A_SETTINGS = {
+    "access_key": "fs.s3a.access.key",
+    "secret_key": "fs.s3a.secret.key",
+    "session_token": "fs.s3a.session.token",
+    "region": "fs.s3a.endpoint.region",
+}
+
+
+def s3a_settings(options: Mapping[str, str]) -> dict[str, str]:
+    """``storage.options`` (expanded) as Hadoop S3A settings, for a Spark that has hadoop-aws.
+
+    A custom endpoint (MinIO, R2) also gets path-style access, which those stores expect.
+    """
+    mapped = {_S3_KEYS[k.lower()]: v for k, v in options.items() if k.lower() in _S3_KEYS}
+    settings = {_S3A_SETTINGS[k]: v for k, v in mapped.items() if k in _S3A_SETTINGS}
+    endpoint = mapped.get("endpoint")
+    if endpoint:
+        settings["fs.s3a.endpoint"] = endpoint
+        settings["fs.s3a.path.style.access"] = "true"
+        if endpoint.startswith("http://"):
+            settings["fs.s3a.connection.ssl.enabled"] = "false"
+    return settings
+
+
+def configure_spark(spark: Any, uris: list[str]) -> None:
+    """Give Spark's S3A connector the run's storage options when a URI is on S3 and Spark has
+    the connector. Session settings reach every Hadoop configuration Spark builds for a read or
+    write (classic and Connect), so nothing else has to repeat them."""
+    if not any(Location.of(u).scheme == "s3" for u in uris):
+        return
+    if not spark_reaches(spark, next(u for u in uris if Location.of(u).scheme == "s3")):
+        return  # no connector: the rust engine moves the files with pyarrow instead
+    for key, value in s3a_settings(Location.of(uris[0]).options).items():
+        spark.conf.set(key, value)
+
+
+def write_bytes(loc: Location, data: bytes) -> None:
+    """Write a whole file (a run record, a report), creating its folder."""
+    loc.fs.create_dir(posixpath.dirname(loc.fs_path), recursive=True)
+    with loc.fs.open_output_stream(loc.fs_path) as fh:
+        fh.write(data)
 
 
 def _allow_http(options: dict[str, str]) -> dict[str, str]:

@@ -35,9 +35,9 @@ class ResultTables(Protocol):
 class SparkTables:
     """Through a Delta store's Spark session: works wherever the run itself could read."""
 
-    def __init__(self, store: DeltaStore, root: str):
+    def __init__(self, store: DeltaStore, root: str, catalog: str | None = None):
         self.store, self.root = store, root.rstrip("/")
-        self._layout = RunLayout(root)
+        self._layout = RunLayout(root, catalog)
 
     def exists(self, name: str) -> bool:
         return self.store.exists(self._layout.table(name))

@@ -137,3 +137,31 @@ def test_spark_without_s3a_classes_gets_one_line_naming_the_jar_and_settings(spa
     )
     assert "fs.s3a.endpoint" in message and "fs.s3a.access.key" in message
     storage.check_spark_reaches(spark, "/tmp/anything", "output")  # local: nothing to check
+
+
+def test_storage_options_as_s3a_settings_for_a_spark_with_hadoop_aws():
+    options = {
+        "AWS_ENDPOINT_URL": "http://minio:9000",  # delta-rs takes either case
+        "aws_access_key_id": "AKIA",
+        "aws_secret_access_key": "s3cr3t",
+        "aws_region": "eu-west-3",
+        "aws_conditional_put": "etag",  # delta-rs only
+    }
+    assert storage.s3a_settings(options) == {
+        "fs.s3a.access.key": "AKIA",
+        "fs.s3a.secret.key": "s3cr3t",
+        "fs.s3a.endpoint.region": "eu-west-3",
+        "fs.s3a.endpoint": "http://minio:9000",
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": "false",
+    }
+
+
+def test_spark_without_the_connector_gets_no_s3a_settings(spark):
+    storage.configure_spark(spark, ["s3://bucket/out"])  # options: none; connector: absent
+    try:
+        storage.set_options({"aws_endpoint_url": "http://127.0.0.1:9"})
+        storage.configure_spark(spark, ["/tmp/local", "s3://bucket/out"])
+    finally:
+        storage.set_options(None)
+    assert spark.conf.get("fs.s3a.endpoint", None) is None

@@ -144,6 +144,10 @@ def test_a_run_on_s3_from_a_recipe_on_s3_resumes_and_reads_back(spark, s3, s3_en
     assert stats.returncode == 0, stats.stderr
     assert "run s3-run" in stats.stdout and "langid:" in stats.stdout
     assert "reading it with Spark" not in stats.stderr  # delta-rs read it, no JVM needed
+    # Through Spark (--master): the rust engine's executors read the files with pyarrow.
+    through_spark = run_cli("stats", f"{s3}/out", "--master", "local[2]", endpoint, *keys)
+    assert through_spark.returncode == 0, through_spark.stderr
+    assert through_spark.stdout == stats.stdout
     kept = documents[0]["id"]
     explained = run_cli("explain", f"{s3}/out", "--id", kept, endpoint, *keys)
     assert explained.returncode == 0, explained.stderr
@@ -212,3 +216,19 @@ def test_recipe_missing_on_s3_is_a_config_error(s3):
         f"config file '{s3}/nope.yaml': '{s3}/nope.yaml' is not a file (it does not exist, or is "
         "a folder)"
     )
+
+
+def test_recipe_options_alone_reach_the_checks_before_spark(run_cli, s3, s3_server, tmp_path):
+    # Only the recipe names the endpoint: the output probe must already use it.
+    storage.set_options(None)
+    recipe = tmp_path / "r.yaml"
+    missing = tmp_path / "no-input"
+    body = {
+        "input": {"path": str(missing)},
+        "output": f"{s3}/out",
+        "storage": {"options": s3_server.options},
+    }
+    recipe.write_text(json.dumps(body))
+    result = run_cli("run", str(recipe))
+    assert result.returncode == 2
+    assert result.stderr == f"error: input.path {str(missing)!r} does not exist; check the path\n"

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from curation.errors import DeltaError
 from curation.storage import Location
 
 WRITTEN_SCHEMA = "path string, rows long"
@@ -80,6 +82,17 @@ def read_parquet(
                             yield _conform(piece, arrow_schema)
 
     return spark.range(0, len(tasks), 1, len(tasks)).mapInArrow(read, schema)
+
+
+def own_files(loc: Location, partitioned: bool, paths: list[str]) -> list[str]:
+    """The table's file paths, unencoded, for a read that only knows the table's folder."""
+    if partitioned or any(urlparse(p).scheme for p in paths):
+        raise DeltaError(
+            f"{loc.shown} is partitioned or has files outside its folder, which curation reads "
+            f"only through Spark's own file system; add the Hadoop connector for "
+            f"{urlparse(loc.spark).scheme}:// to Spark"
+        )
+    return [unquote(p) for p in paths]
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

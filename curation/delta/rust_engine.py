@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from curation.delta.arrow_io import read_parquet, write_parquet
+from curation.delta.arrow_io import own_files, read_parquet, write_parquet
 from curation.delta.file_stats import parquet_stats
 from curation.delta.rust_table import (
     check_readable,
@@ -50,7 +50,7 @@ from curation.delta.store import (
 )
 from curation.errors import CommitConflictError, DeltaError
 from curation.spark_compat import to_arrow
-from curation.storage import Location, spark_reaches
+from curation.storage import Location, is_table_name, spark_reaches
 
 # Appends that lose the race for a version retry on a fresh snapshot (appends commute).
 APPEND_COMMIT_ATTEMPTS = 8
@@ -122,7 +122,7 @@ class RustDeltaStore(DeltaStore):
         partition_columns = table.metadata().partition_columns
         if not spark_reaches(self.spark, loc.shown):
             # Executors read the files with pyarrow.fs: Spark has no connector for this storage.
-            files = _own_files(loc, bool(partition_columns), [a["path"] for a in actions])
+            files = own_files(loc, bool(partition_columns), [a["path"] for a in actions])
             return read_parquet(self.spark, loc, files, schema)
         if not partition_columns:
             files = [_escape_glob(loc.spark_file(a["path"])) for a in actions]
@@ -406,6 +406,11 @@ class RustDeltaStore(DeltaStore):
     # -- helpers
 
     def _loc(self, path: str) -> Location:
+        if is_table_name(path):
+            raise DeltaError(
+                f"{path!r} is a catalog table name: the rust engine (delta-rs) reads and writes "
+                "tables by path only; use the spark engine, or the table's path"
+            )
         return Location.of(path)
 
     def _exists(self, loc: Location) -> bool:
@@ -413,17 +418,6 @@ class RustDeltaStore(DeltaStore):
 
     def _open(self, loc: Location, version: int | None = None) -> Any:
         return open_table(loc, self.storage_options, version)
-
-
-def _own_files(loc: Location, partitioned: bool, paths: list[str]) -> list[str]:
-    """The table's file paths, unencoded, for a read that only knows the table's folder."""
-    if partitioned or any(urlparse(p).scheme for p in paths):
-        raise DeltaError(
-            f"{loc.shown} is partitioned or has files outside its folder, which curation reads "
-            f"only through Spark's own file system; add the Hadoop connector for "
-            f"{urlparse(loc.spark).scheme}:// to Spark"
-        )
-    return [unquote(p) for p in paths]
 
 
 def _delete_quietly(target: Location, is_file: bool = False) -> None:

@@ -16,6 +16,7 @@ from curation.delta.store import (
     utc_from_millis,
 )
 from curation.errors import CommitConflictError, DeltaError
+from curation.storage import is_table_name
 
 
 class SparkDeltaStore(DeltaStore):
@@ -26,6 +27,9 @@ class SparkDeltaStore(DeltaStore):
     def exists(self, path: str) -> bool:
         from delta.tables import DeltaTable
 
+        if is_table_name(path):
+            # A catalog table; a non-Delta table of that name is refused when it is opened.
+            return bool(self.spark.catalog.tableExists(path))
         return bool(DeltaTable.isDeltaTable(self.spark, path))
 
     def version(self, path: str) -> int:
@@ -42,7 +46,7 @@ class SparkDeltaStore(DeltaStore):
         if version is not None:
             reader = reader.option("versionAsOf", version)
         try:
-            return reader.load(path)
+            return reader.table(path) if is_table_name(path) else reader.load(path)
         except AnalysisException as err:  # e.g. a version that is not (or no longer) in the log
             raise DeltaError(f"cannot read {path} at version {version}: {err}") from err
 
@@ -82,7 +86,15 @@ class SparkDeltaStore(DeltaStore):
         if mode == "overwrite" and overwrite_schema:
             writer = writer.option("overwriteSchema", "true")
         try:
-            writer.save(path)
+            if is_table_name(path):
+                # Creates a managed table in the catalog when absent, appends (or overwrites)
+                # otherwise. Idempotence rests on the txn_version check above (read from the
+                # table's log at its catalog location); the txnAppId/txnVersion options are
+                # passed too, as delta-spark documents them for DataFrameWriter writes (not
+                # verified for saveAsTable here: no delta-spark jars on the build machine).
+                writer.saveAsTable(path)
+            else:
+                writer.save(path)
         except AnalysisException as err:
             raise DeltaError(f"delta-spark refused the write to {path}: {err}") from err
         except Exception as err:
@@ -161,7 +173,7 @@ class SparkDeltaStore(DeltaStore):
             jvm = self.spark._jvm  # noqa: SLF001 - delta-spark has no Python API for txn ids
             pair = jvm.org.apache.spark.sql.delta.DeltaLog.forTableWithSnapshot(
                 self.spark._jsparkSession,  # noqa: SLF001
-                path,
+                self._location(path),
             )
             found = pair._2().transactions().get(app_id)
             return int(found.get()) if found.isDefined() else None
@@ -171,7 +183,7 @@ class SparkDeltaStore(DeltaStore):
 
                 from curation.storage import Location
 
-                loc = Location.of(path)
+                loc = Location.of(self._location(path))
                 table = DeltaTable(loc.delta, storage_options=loc.delta_options)
                 return table.transaction_version(app_id)
             except Exception as err:  # noqa: BLE001
@@ -207,8 +219,21 @@ class SparkDeltaStore(DeltaStore):
         from delta.tables import DeltaTable
 
         if not self.exists(path):
+            if is_table_name(path):
+                raise DeltaError(f"no table {path} in the session's catalog")
             raise DeltaError(f"no Delta table at {path} (no _delta_log there)")
+        if is_table_name(path):
+            return DeltaTable.forName(self.spark, path)
         return DeltaTable.forPath(self.spark, path)
+
+    def _location(self, path: str) -> str:
+        """A catalog table's storage location (its Delta log is read from there); a path as is."""
+        if not is_table_name(path):
+            return path
+        detail = self.spark.sql(f"DESCRIBE DETAIL {path}").select("location").first()
+        if detail is None or not detail[0]:
+            raise DeltaError(f"the catalog reports no location for {path}")
+        return detail[0]
 
 
 def _is_delta_conflict(err: BaseException) -> bool:

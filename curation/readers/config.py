@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from curation.frozen import FrozenModel
+from curation.storage import TABLE_NAME
 
 Format = Literal["auto", "jsonl", "parquet", "delta", "text"]
 OnCorruptFile = Literal["skip_rest", "fail"]
@@ -23,10 +24,22 @@ MAX_RECORD_BYTES_CEILING = 128 * MiB
 class InputConfig(FrozenModel):
     """Where the documents are and which columns hold the id and the text."""
 
-    path: str = Field(
+    path: str | None = Field(
+        None,
         min_length=1,
-        description="A file, a directory or a glob; a local path or a Hadoop URI "
-        "(s3a://, hdfs://, abfss://...). For Delta, the table's root directory.",
+        description="A file, a directory or a glob; a local path or a URI (s3://, s3a://, "
+        "gs://, abfss://, hdfs://, dbfs:/). For Delta, the table's root directory. Give path "
+        "or table.",
+    )
+    # Unity Catalog and Hive-metastore users name tables, not folders; Spark resolves the name
+    # (one, two or three parts) against the session's catalogs, whatever the table's format.
+    table: str | None = Field(
+        None,
+        min_length=1,
+        max_length=768,
+        pattern=TABLE_NAME,
+        description="A table the session's catalog knows, as catalog.schema.table (or "
+        "schema.table, or table in the current schema). Give table or path.",
     )
     # auto is what a user expects from a path like data/*.jsonl.gz or a Delta table root.
     format: Format = Field(
@@ -86,6 +99,26 @@ class InputConfig(FrozenModel):
         "read:truncated_file or read:corrupt_file (with the partial last line); fail stops the "
         "run with an error naming the file.",
     )
+
+    @model_validator(mode="after")
+    def _path_or_table(self) -> InputConfig:
+        if (self.path is None) == (self.table is None):
+            given = "both" if self.path is not None else "neither"
+            raise ValueError(
+                f"give input.path (files, a Delta table root) or input.table (a catalog table "
+                f"name), not {given}"
+            )
+        if self.table is not None and self.format not in ("auto", "delta"):
+            raise ValueError(
+                f"input.table {self.table!r} is read in the catalog's own format; remove "
+                f"input.format ({self.format!r})"
+            )
+        return self
+
+    @property
+    def shown(self) -> str:
+        """What the input is called in messages: its path or its table name."""
+        return self.path if self.path is not None else f"table {self.table}"
 
     @model_validator(mode="after")
     def _version_needs_delta(self) -> InputConfig:

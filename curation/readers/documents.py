@@ -104,6 +104,8 @@ def read_documents(
     not agree, no text column at all, columns whose names collide), and CorruptInputError for a
     damaged compressed file when ``cfg.on_corrupt_file`` is ``fail``.
     """
+    if cfg.table is not None:
+        return _finish(_stage_columnar(_read_table(spark, cfg), cfg, cfg.shown, check_fields))
     listing = None
     if cfg.format in ("auto", "jsonl", "text"):
         listing = list_input(spark, cfg.path)
@@ -187,6 +189,23 @@ def _require_files(listing: Listing, path: str, fmt: str) -> None:
             f"input.path {path!r} holds no input files (names starting with _ or . are "
             "skipped, as Spark does); check the path or point it at the files"
         )
+
+
+def _read_table(spark: SparkSession, cfg: InputConfig) -> DataFrame:
+    """The catalog table ``cfg.table`` (at ``cfg.version`` for a Delta table)."""
+    reader = spark.read
+    if cfg.version is not None:
+        reader = reader.option("versionAsOf", cfg.version)
+    try:
+        return reader.table(cfg.table)
+    except AnalysisException as err:
+        if err.getCondition() not in ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND"):
+            raise
+        raise ConfigError(
+            f"input.table {cfg.table!r} is not a table the session's catalog knows "
+            f"({err.getCondition()}); check the name (catalog.schema.table) and that this "
+            "session is configured for that catalog"
+        ) from None
 
 
 def _read_parquet(spark: SparkSession, path: str) -> DataFrame:

@@ -12,7 +12,6 @@ tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -20,6 +19,7 @@ from curation.delta import DeltaStore
 from curation.report.gather import gather
 from curation.report.html import render
 from curation.stages.base import Stage
+from curation.storage import Location, write_bytes
 
 
 def write_report(
@@ -38,10 +38,9 @@ def write_report(
     as for ``gather``.
     """
     page = render(gather(spark, store, output_root, run_id, progress=progress, stages=stages))
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return str(out)
+    # Through curation.storage: a report may go next to the tables in a bucket.
+    write_bytes(Location.of(out_path), page.encode("utf-8"))
+    return out_path
 
 
 __all__ = ["gather", "render", "write_report"]
