@@ -303,8 +303,11 @@ def _parse_batch(
             continue
         value, reason = parse_line(line)
         if reason is None and len(line) > _SAFE_LINE and variant_bytes(value) > VARIANT_LIMIT:
-            # Spark 4 cannot hold its parsed form: too large there, so too large here too.
-            value, reason = _NOTHING, S.REASON_TOO_LARGE
+            # Spark 4 cannot hold its parsed form: too large there (its id read from the raw
+            # line, no metadata), so too large here too.
+            ids[i] = variant_string(value.get(id_column)) if isinstance(value, dict) else None
+            reasons[i], raws[i] = S.REASON_TOO_LARGE, line
+            continue
         if isinstance(value, dict):
             objects = merge_types(objects, value_type(value))
             ids[i] = variant_string(value.get(id_column))
