@@ -13,9 +13,10 @@ metadata converted to the inferred struct.
     parse_line(b'{"id": 1.50, "text": "hi"}')  # -> ({'id': Decimal('1.50'), 'text': 'hi'}, None)
     variant_string(Decimal("1.50"))              # -> '1.5', as try_variant_get(..., 'string')
 
-What differs from Spark 4: the 128 MiB limit on a parsed VARIANT does not exist here (such a
-record is read, not rejected as ``read:too_large``), and control characters inside metadata
-rendered as JSON text are escaped with lower-case hex digits.
+What differs from Spark 4: a line over 16 MiB whose parsed form would outgrow VARIANT's 128 MiB
+is judged by an estimate of that form's size (``variant_bytes``), not by Spark failing to build
+it, so a record within a few percent of the limit may be judged differently; and control
+characters inside metadata rendered as JSON text are escaped with lower-case hex digits.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ IN_ID_TOKEN = "__read_py_id_token"  # for a line too large to parse: the id's JS
 _DECIMAL_DIGITS = 38  # VARIANT keeps a number as DECIMAL up to this precision, else DOUBLE
 _LONG = (-(1 << 63), (1 << 63) - 1)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
+VARIANT_LIMIT = 128 << 20  # the largest VARIANT value Spark builds
+_SAFE_LINE = 16 << 20  # below this a line's parsed form cannot reach the limit (see jsonl.py)
 
 
 class _BadJson(ValueError):
@@ -299,6 +302,12 @@ def _parse_batch(
                 ids[i] = variant_string(token) if token is not _NOTHING else None
             continue
         value, reason = parse_line(line)
+        if reason is None and len(line) > _SAFE_LINE and variant_bytes(value) > VARIANT_LIMIT:
+            # Spark 4 cannot hold its parsed form: too large there (its id read from the raw
+            # line, no metadata), so too large here too.
+            ids[i] = variant_string(value.get(id_column)) if isinstance(value, dict) else None
+            reasons[i], raws[i] = S.REASON_TOO_LARGE, line
+            continue
         if isinstance(value, dict):
             objects = merge_types(objects, value_type(value))
             ids[i] = variant_string(value.get(id_column))
@@ -327,6 +336,35 @@ def _parse_batch(
         arrays.append(pa.array(metas, meta_arrow))
         names.append(P_META)
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def variant_bytes(value: object) -> int:
+    """About the size of ``value`` in Spark's VARIANT encoding (value part): a header byte per
+    value, the smallest integer width, and offsets as wide as the data they point into."""
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        magnitude = abs(value)
+        return 1 + next((w for w in (1, 2, 4, 8) if magnitude < 1 << (8 * w - 1)), 16)
+    if isinstance(value, Decimal):
+        return 2 + (
+            4
+            if len(value.as_tuple().digits) <= 9
+            else 8
+            if len(value.as_tuple().digits) <= 18
+            else 16
+        )
+    if isinstance(value, float):
+        return 9
+    if isinstance(value, str):
+        size = len(value.encode("utf-8", errors="replace"))
+        return 1 + size if size < 64 else 5 + size
+    items = list(value.values()) if isinstance(value, dict) else value
+    data = sum(variant_bytes(v) for v in items)
+    offset = next(w for w in (1, 2, 3, 4) if data < 1 << (8 * w))
+    count = 1 if len(items) < 256 else 4
+    ids = len(items) * (1 if len(items) < 256 else 4) if isinstance(value, dict) else 0
+    return 1 + count + ids + (len(items) + 1) * offset + data
 
 
 def _text_reason(record: dict, text_column: str) -> str | None:
