@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cluster import spark_cluster  # noqa: F401 - registered here so every module shares one cluster
+
+# Registered here so every module shares one cluster and one packed environment.
+from cluster import packed_env, spark_cluster  # noqa: F401
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
