@@ -245,6 +245,23 @@ def launched_by_spark() -> bool:
     )
 
 
+def shipped_file(path: str) -> str:
+    """Under spark-submit, where ``--files`` put ``path`` when it is a bare name it shipped.
+
+    A driver in cluster deploy mode runs on the cluster, where a file of the submitting machine
+    does not exist: the job ships it with ``--files`` and names it by its file name. Spark puts
+    it in SparkFiles' directory (client mode, Kubernetes) or, on YARN, in the working directory,
+    where the bare name already finds it. Anything else is returned as given.
+    """
+    if not os.environ.get("PYSPARK_GATEWAY_PORT") or os.path.dirname(path) or "://" in path:
+        return path
+    from pyspark import SparkFiles
+
+    get_session()  # spark-submit's own session; starting it fetched the shipped files
+    shipped = SparkFiles.get(path)
+    return shipped if os.path.isfile(shipped) else path
+
+
 def _apply_runtime_defaults(spark: SparkSession) -> None:
     for key, value in RUNTIME_DEFAULTS.items():
         # Some managed runtimes lock a few keys; theirs stand.

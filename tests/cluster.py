@@ -8,8 +8,9 @@ success, on failure and at interpreter exit.
         cluster.submit("jobs/run_pipeline.py", "conf/local_demo.yaml")
         cluster.run_python("tests/platforms/cluster_delta_job.py", cluster.master_url, "/tmp/out")
 
-In tests, use the session-scoped ``spark_cluster`` fixture. conftest.py registers it; a test module
-that imports it would get a second cluster of its own.
+In tests, use the session-scoped ``spark_cluster`` fixture (and ``packed_env`` for `make package`).
+conftest.py registers both; a test module that imports them would get a second cluster (and a
+second `make package` check) of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import pytest
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
+# `make package`'s packed environment, for executors of clusters without curation installed.
+PACKED_ENV = REPO / "dist" / "curation-env.tar.gz"
 
 
 def spark_home() -> Path:
@@ -300,3 +303,24 @@ def spark_cluster(tmp_path_factory) -> Iterator[StandaloneCluster]:
     """A two-worker standalone cluster shared by every cluster test of the run."""
     with standalone_cluster(workers=2, work_dir=tmp_path_factory.mktemp("spark-cluster")) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def packed_env() -> Path:
+    """`make package` (the wheel and dist/curation-env.tar.gz); make reuses what is up to date."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        # -o: this venv is the one running the tests; do not let make reinstall it under them.
+        ["make", "-o", ".venv/.installed", "package", f"PYTHON={sys._base_executable}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, (
+        f"make package failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    )
+    print(
+        f"make package: {time.monotonic() - started:.0f} s, {PACKED_ENV.stat().st_size >> 20} MiB"
+    )
+    return PACKED_ENV

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cluster import spark_cluster  # noqa: F401 - registered here so every module shares one cluster
-from s3_server import s3_bucket, s3_server  # noqa: F401 - one S3 server for the session
+
+# Registered here so every module shares one cluster, one packed environment and one S3 server.
+from cluster import packed_env, spark_cluster  # noqa: F401
+from s3_server import s3_bucket, s3_server  # noqa: F401
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -9,8 +9,11 @@
 # MAGIC commits and a `stats` table.
 # MAGIC
 # MAGIC On Databricks: install the wheel from `make package` on the cluster (or `%pip install` it)
-# MAGIC and set the `input` and `output` widgets. Outside Databricks this file runs as a plain
-# MAGIC script on local Spark, reading `CURATION_NOTEBOOK_INPUT` and `CURATION_NOTEBOOK_OUTPUT`.
+# MAGIC and set the `input` and `output` widgets. It runs on classic clusters and on Spark Connect
+# MAGIC (serverless, standard access mode): nothing here reaches into the JVM. Outside Databricks
+# MAGIC this file runs as a plain script on local Spark, reading `CURATION_NOTEBOOK_INPUT` and
+# MAGIC `CURATION_NOTEBOOK_OUTPUT`, or as a Spark Connect client of
+# MAGIC `CURATION_NOTEBOOK_CONNECT_URL` (`sc://host:port`).
 
 # COMMAND ----------
 
@@ -38,7 +41,11 @@ else:
     INPUT = os.environ.get("CURATION_NOTEBOOK_INPUT", "data/sample")
     OUTPUT = os.environ.get("CURATION_NOTEBOOK_OUTPUT", "out/notebook")
 
-spark = globals().get("spark") or get_session(SparkSettings(master="local[2]", ui=False))
+spark = globals().get("spark") or get_session(
+    SparkSettings(
+        master="local[2]", ui=False, connect_url=os.environ.get("CURATION_NOTEBOOK_CONNECT_URL")
+    )
+)
 display = globals().get("display") or (lambda df: df.show(20, truncate=80))
 
 

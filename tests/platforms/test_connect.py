@@ -27,9 +27,11 @@ from recipes import (
     DEMO_RECIPE,
     TRAIN_RECIPE,
     check_outcome,
+    decisions,
     demo_overrides,
     outputs,
     run_demo_in_process,
+    run_in_process,
     write_corpus,
 )
 
@@ -41,6 +43,7 @@ from curation.train import load_train_config, train_classifier
 pytest.importorskip("grpc", reason="Spark Connect client needs the `connect` extra (grpcio ...)")
 
 PROBE = Path(__file__).with_name("worker_probe_job.py")
+NOTEBOOK = REPO / "jobs" / "databricks" / "curation_notebook.py"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -100,10 +103,17 @@ def _listening(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def _client(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def _client(
+    *args: str, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     # No PYSPARK_GATEWAY_PORT or JVM: a plain Python client process.
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -154,3 +164,21 @@ def test_models_reach_workers_as_session_artifacts(connect_url, tmp_path):
     }
     paths = {r["path"] for r in result["rows"]}
     assert len(paths) == 1 and Path(paths.pop()).name == model.name
+
+
+def test_databricks_notebook_over_connect_decides_as_the_driver(spark, connect_url, tmp_path):
+    """The notebook as serverless or standard-access Databricks runs it: a Connect client with
+    no JVM of its own, so any use of ``_jvm``, ``_jsc`` or delta-spark's internal classes on its
+    path fails the run."""
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write_corpus(spark, corpus)
+    env = {
+        "CURATION_NOTEBOOK_INPUT": str(corpus),
+        "CURATION_NOTEBOOK_OUTPUT": str(out),
+        "CURATION_NOTEBOOK_CONNECT_URL": connect_url,
+    }
+    stdout = _ok(_client(str(NOTEBOOK), env=env))
+    assert "== wrote documents" in stdout and "== wrote rejected" in stdout
+    reference = tmp_path / "reference"
+    run_in_process(spark, corpus, reference, run_id="reference")
+    assert decisions(spark, out) == decisions(spark, reference)

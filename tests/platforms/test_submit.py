@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster import REPO, spark_home  # the spark_cluster fixture comes from conftest.py
+from cluster import REPO, spark_home  # spark_cluster and packed_env come from conftest.py
 from recipes import (
     DOCS,
     check_outcome,
@@ -34,7 +34,6 @@ from recipes import (
 
 RUN_PIPELINE = REPO / "jobs" / "run_pipeline.py"
 PROBE = Path(__file__).with_name("worker_probe_job.py")
-ARCHIVE = REPO / "dist" / "curation-env.tar.gz"
 # Nothing listens on the discard port: a session built from the recipe could not start.
 UNREACHABLE_MASTER = "spark://127.0.0.1:9"
 
@@ -137,23 +136,6 @@ def test_the_compose_jobs_on_a_standalone_cluster(spark, spark_cluster, packed_e
     # It ran on this cluster under the submitted name, with an executor on each worker.
     (app,) = [a for a in spark_cluster.state()["completedapps"] if a["name"] == name]
     assert all((d / app["id"]).is_dir() for d in spark_cluster.worker_dirs), app["id"]
-
-
-@pytest.fixture(scope="session")
-def packed_env() -> Path:
-    """`make package` (the wheel and dist/curation-env.tar.gz); make reuses what is up to date."""
-    started = time.monotonic()
-    proc = subprocess.run(
-        # -o: this venv is the one running the tests; do not let make reinstall it under them.
-        ["make", "-o", ".venv/.installed", "package", f"PYTHON={sys._base_executable}"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=1800,
-    )
-    _ok(proc)
-    print(f"make package: {time.monotonic() - started:.0f} s, {ARCHIVE.stat().st_size >> 20} MiB")
-    return ARCHIVE
 
 
 def _with_env(archive: Path) -> dict[str, str]:
