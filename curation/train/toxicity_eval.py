@@ -21,7 +21,8 @@ Hate-vs-not: ROC-AUC, and precision, recall and F1 at probability 0.5. Per Celad
 where the held-out source labels dimensions: ETHOS, rows whose hate targets the dimension
 against rows that are not hateful toward it; ToxiGen, hateful against neutral statements about
 the groups of that dimension. Bias guard: the share of ToxiGen's neutral statements scored
-hateful, per group, when ToxiGen is held out. Screen: how much of the semantic model's recall
+hateful (P(hate) >= 0.5), and given class mild or toxic by the default stage (lexicon and
+screened semantic scores), per group, when ToxiGen is held out. Screen: how much of the semantic model's recall
 on true hate the term screen (and, as a curve, a fastText screen at several thresholds) keeps,
 and which share of texts it sends to the encoder.
 """
@@ -40,7 +41,7 @@ import numpy as np
 
 from curation.stages.toxicity.embeddings import cached_embeddings
 from curation.stages.toxicity.screen import TermScreen
-from curation.text.toxicity_lexicon import DIMENSIONS, Lexicon
+from curation.text.toxicity_lexicon import DIMENSIONS, Lexicon, toxicity_class
 from curation.train.metrics import binary_metrics, roc_auc
 from curation.train.toxicity import (
     ToxicityTrainConfig,
@@ -136,7 +137,13 @@ def evaluate_loso(
             "screen": _screen_curve(y, p_hate, screened, p_ft),
         }
         if any(test_rows.topics):
-            fold["neutral_false_positive_rate"] = _bias(test_rows, p_hate, screened, peer, test)
+            # The default stage's class: the lexicon's and the screened semantic scores' maximum.
+            _, grades = heads.grades(vectors[test], (0.5, 0.7, 0.9))
+            stage_dims = np.maximum(lex_dims[test], grades * screened[:, None])
+            classed = np.array([toxicity_class(d) != "none" for d in stage_dims.tolist()])
+            fold["neutral_false_positive_rate"] = _bias(
+                test_rows, p_hate, screened, classed, peer, test
+            )
         folds[held] = fold
     return {
         "what": "leave-one-source-out toxicity evaluation (curation eval-toxicity)",
@@ -197,7 +204,7 @@ def _screen_curve(y, p_hate, screened, p_ft) -> dict:
     }
 
 
-def _bias(rows: LabelledRows, p_hate, screened, peer, test) -> dict:
+def _bias(rows: LabelledRows, p_hate, screened, classed, peer, test) -> dict:
     groups = np.asarray([g or "" for g in rows.groups])
     neutral = rows.y == 0
     out = {}
@@ -207,6 +214,7 @@ def _bias(rows: LabelledRows, p_hate, screened, peer, test) -> dict:
             "n": int(m.sum()),
             "semantic": float((p_hate[m] >= 0.5).mean()),
             "semantic+screen": float(((p_hate * screened)[m] >= 0.5).mean()),
+            "stage class mild or toxic": float(classed[m].mean()),
         }
         if peer is not None:
             out[g][PEER] = float((peer[test][m] >= 0.5).mean())

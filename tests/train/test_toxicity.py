@@ -88,7 +88,10 @@ def test_sources_read_into_hate_and_dimension_labels(sources):
     )
     dav = read_source(sources["davidson"], "davidson", "davidson", max_rows=12)
     assert len(dav) == 12 and sum(dav.hate) == 4  # stratified: 8 of 24 rows are hate
-    with pytest.raises(ConfigError, match=r"sources\.x: row .* label 'hate'.*format: toxigen"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources\.x: row .* has label '\w+', not one of the toxigen labels; check format: toxigen",
+    ):
         read_source(sources["davidson"], "toxigen", "x")
 
 

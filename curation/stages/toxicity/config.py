@@ -193,7 +193,7 @@ class SemanticBackendConfig(FrozenModel):
     )
     thresholds: tuple[float, float, float] = Field(
         _DEFAULT_THRESHOLDS,
-        description="P(dimension) cut-offs for scores 1, 2, 3 (increasing, in (0, 1]).",
+        description="P(hate) cut-offs for scores 1, 2, 3 on the targeted dimensions.",
     )
     # Sentences: the heads were trained on tweets, comments and one-line statements, and span
     # removal needs sentence scores.

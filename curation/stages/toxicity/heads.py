@@ -55,6 +55,22 @@ class Heads:
         p_given = _sigmoid(x @ self.dim_w.T + self.dim_b) * self.dim_trained
         return p_hate, p_hate[:, None] * p_given
 
+    def grades(
+        self, vectors: np.ndarray, thresholds, min_given: float = 0.5
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(hate) and (n, 5) 0-3 scores: how confident the hate is (P(hate) against the
+        thresholds: >= t1 -> 1, >= t2 -> 2, >= t3 -> 3), on each dimension it is more likely than
+        not to target (P(dimension | hate) >= ``min_given``).
+
+        Not the thresholds on P(dimension) itself: that product of two probabilities rarely
+        reaches a high cut-off even when both factors are confident (0.92 x 0.91 = 0.84).
+        """
+        x = np.asarray(vectors, dtype=np.float64)
+        p_hate = _sigmoid(x @ self.hate_w + self.hate_b)
+        p_given = _sigmoid(x @ self.dim_w.T + self.dim_b) * self.dim_trained
+        level = np.searchsorted(np.asarray(thresholds, dtype=np.float64), p_hate, side="right")
+        return p_hate, np.where(p_given >= min_given, level[:, None], 0).astype(np.int64)
+
     def save(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp.npz"

@@ -2,8 +2,8 @@
 
 Per batch: split documents into sentences (or keep whole documents, ``unit: document``), keep
 the units a screen passes (``screen.py``), embed those with the encoder (``embeddings.py``),
-and turn the heads' P(dimension) (``heads.py``) into 0-3 scores with the thresholds (P >= t1 ->
-1, >= t2 -> 2, >= t3 -> 3), as for the other model backends. A document's score per dimension is
+and turn the heads' output into 0-3 scores (``Heads.grades``): P(hate) against the thresholds
+(>= t1 -> 1, >= t2 -> 2, >= t3 -> 3) on each dimension the hate more likely than not targets. A document's score per dimension is
 the maximum over its units, and ``tox_<name>_hate`` the maximum P(hate). Units the screens
 reject score 0 without being embedded.
 
@@ -100,9 +100,7 @@ class SemanticBackend:
                 max_tokens=heads.max_tokens,
                 threads=self.cfg.threads,
             )
-            p_hate, p_dims = heads.predict(vectors)
-            cuts = np.asarray(self.cfg.thresholds)
-            unit_dims = np.searchsorted(cuts, p_dims, side="right").astype(np.int64)
+            p_hate, unit_dims = heads.grades(vectors, self.cfg.thresholds)
             own = owner[chosen]
             np.maximum.at(doc_dims, own, unit_dims)
             np.maximum.at(doc_hate, own, p_hate)

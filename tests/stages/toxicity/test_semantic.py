@@ -117,7 +117,8 @@ def test_stage_scores_match_the_heads_and_flag_hate(spark, heads_path):
     h = out["h"]
     assert h.tox_sem_hate == pytest.approx(float(p_hate[0]), abs=1e-5)
     rel = DIMENSIONS.index("religion")
-    assert h.tox_religion == int(np.searchsorted([0.5, 0.7, 0.9], p_dims[0, rel], side="right"))
+    assert p_dims[0, rel] / p_hate[0] >= 0.5  # P(religion | hate): the hate targets religion
+    assert h.tox_religion == int(np.searchsorted([0.5, 0.7, 0.9], p_hate[0], side="right"))
     assert h.tox_religion == 3 and h.tox_class in ("mild", "toxic")
     assert h.content_warning is not None and "religion=3" in h.content_warning
     assert out["c"].tox_class == "none" and out["c"].tox_sem_hate < 0.5
@@ -177,8 +178,7 @@ def test_with_the_lexicon_the_document_takes_the_maximum(spark, heads_path):
 @pytest.mark.skipif(not (SHIPPED / "minilm_heads.npz").is_file(), reason="no shipped heads")
 def test_bias_guard_shipped_heads_do_not_score_group_mentions_toxic():
     heads = Heads.load(str(SHIPPED / "minilm_heads.npz"))
-    p_hate, p_dims = heads.predict(embed(NEUTRAL_IDENTITY_SENTENCES))
-    dims = np.searchsorted([0.5, 0.7, 0.9], p_dims, side="right")
+    p_hate, dims = heads.grades(embed(NEUTRAL_IDENTITY_SENTENCES), (0.5, 0.7, 0.9))
     flagged = {
         s: (round(float(p), 2), d.tolist())
         for s, p, d in zip(NEUTRAL_IDENTITY_SENTENCES, p_hate, dims, strict=True)
