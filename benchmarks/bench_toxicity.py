@@ -45,13 +45,17 @@ def load_docs(n: int, size: int = 3000) -> list[str]:
 
 
 def spark_session():
+    return spark_session_for("local[1]")
+
+
+def spark_session_for(master: str):
     sys.path.insert(0, str(ROOT))
     from curation.session import SparkSettings, get_session
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
     return get_session(
         SparkSettings(
-            master="local[1]",
+            master=master,
             ui=False,
             driver_memory="4g",
             conf={"spark.sql.adaptive.enabled": "false", "spark.python.worker.reuse": "true"},

@@ -1,4 +1,5 @@
-"""The ``curation`` command line: run, stats, explain, report, whatif, train-classifier, sample.
+"""The ``curation`` command line: run, stats, explain, report, whatif, train-classifier,
+train-toxicity, eval-toxicity, sample.
 
 Output goes through ``logging`` (curation/logs.py): progress and results on stdout, warnings and
 errors on stderr, Spark's own log kept to errors unless ``-v``. User errors (bad config, missing
@@ -160,6 +161,25 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_toxicity(args: argparse.Namespace) -> int:
+    from curation.train.toxicity import load_toxicity_config, train_toxicity
+
+    train_toxicity(load_toxicity_config(args.config, args.set or []))
+    return 0
+
+
+def cmd_eval_toxicity(args: argparse.Namespace) -> int:
+    from curation.train.toxicity import load_toxicity_config
+    from curation.train.toxicity_eval import evaluate_loso, markdown, write_results
+
+    cfg = load_toxicity_config(args.config, args.set or [])
+    result = evaluate_loso(cfg, use_peer=not args.no_peer)
+    paths = write_results(result, args.out)
+    print(markdown(result))
+    print(f"wrote {' and '.join(paths)}")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from curation.datasets.sample import resolve_options, write_sample_corpus
     from curation.errors import ConfigError
@@ -268,6 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--master", help=MASTER_HELP)
     t.set_defaults(func=cmd_train_classifier)
+
+    tt = sub.add_parser(
+        "train-toxicity",
+        parents=[common],
+        help="train the semantic toxicity heads (and a fastText screen) from labelled sources",
+    )
+    tt.add_argument("config", help="e.g. conf/train_toxicity.yaml")
+    tt.add_argument("--set", action="append", metavar="KEY=VALUE")
+    tt.set_defaults(func=cmd_train_toxicity)
+
+    ev = sub.add_parser(
+        "eval-toxicity",
+        parents=[common],
+        help="leave-one-source-out evaluation of every toxicity backend and the peer",
+    )
+    ev.add_argument("config", help="the train-toxicity config naming the sources")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE")
+    ev.add_argument("--out", default="benchmarks/results/toxicity_loso.json")
+    ev.add_argument("--no-peer", action="store_true", help="leave alt-profanity-check out")
+    ev.set_defaults(func=cmd_eval_toxicity)
 
     g = sub.add_parser(
         "sample", parents=[common], help="generate the seeded sample corpus as a Delta table"

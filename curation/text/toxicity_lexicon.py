@@ -172,7 +172,11 @@ _Entry = tuple[str, int, int]
 class Lexicon:
     """Compiled term lists; scores sentences and documents. Build once per worker, reuse."""
 
-    def __init__(self, terms: Iterable[Term]):
+    def __init__(
+        self, terms: Iterable[Term], gate_kinds: Sequence[str] = ("slur", "hostile", "violent")
+    ):
+        """``gate_kinds``: the kinds whose terms ``may_score`` looks for (the ones that can
+        make a score; a screen that also wants group mentions adds ``identity``)."""
         self._single: dict[str, list[_Entry]] = {}
         # first token -> [(rest tokens, entries)], longest phrase first
         self._phrases: dict[str, list[tuple[tuple[str, ...], list[_Entry]]]] = {}
@@ -186,7 +190,7 @@ class Lexicon:
                 self._single.setdefault(toks[0], []).append(entry)
             else:
                 phrase_map.setdefault(toks, []).append(entry)
-            if t.kind in ("slur", "hostile", "violent"):
+            if t.kind in gate_kinds:
                 triggers.add(toks)
             n += 1
         for toks, entries in phrase_map.items():

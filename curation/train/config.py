@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -30,6 +30,7 @@ from curation.stages.classifier import LABEL_PATTERN
 from curation.text.fasttext_prep import PrepMode
 
 _IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+M = TypeVar("M", bound=FrozenModel)
 
 
 class ClassSource(FrozenModel):
@@ -167,10 +168,16 @@ class TrainConfig(FrozenModel):
 
 def load_train_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
     """Read a training YAML, apply ``key.path=value`` overrides, validate."""
+    return load_yaml_model(TrainConfig, path, overrides)
+
+
+def load_yaml_model(model: type[M], path: str | Path, overrides: Iterable[str] = ()) -> M:
+    """``model`` validated from a YAML file with ``key.path=value`` overrides; errors are one
+    ConfigError naming the file, the fields and the values."""
     from curation.config import format_validation_error, read_yaml
 
     raw = read_yaml(path, overrides)
     try:
-        return TrainConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, raw, str(path))) from None

@@ -1,7 +1,7 @@
 """What the toxicity stage is configured with, and the columns and reasons it writes.
 
 ``ToxicityConfig`` holds the backends (a discriminated union on ``type``: lexicon, fastText,
-transformers) and the policy per class; the constants name the columns the stage writes and its
+transformers, semantic) and the policy per class; the constants name the columns the stage writes and its
 drop reasons.
 """
 
@@ -34,6 +34,13 @@ REASON_MILD = "toxicity:mild"
 # p >= 0.5 is the usual binary decision point; 0.7 and 0.9 split the confident range into
 # "explicit" and "overt". Our choice: no peer publishes a probability-to-0..3 mapping.
 _DEFAULT_THRESHOLDS = (0.5, 0.7, 0.9)
+
+
+def check_thresholds(thresholds: tuple[float, float, float]) -> None:
+    """Cut-offs for scores 1, 2, 3 must increase within (0, 1]."""
+    t1, t2, t3 = thresholds
+    if not 0.0 < t1 <= t2 <= t3 <= 1.0:
+        raise ValueError(f"thresholds {thresholds} must satisfy 0 < t1 <= t2 <= t3 <= 1")
 
 
 class LexiconBackendConfig(FrozenModel):
@@ -99,9 +106,7 @@ class _ModelBackendConfig(FrozenModel):
 
     @model_validator(mode="after")
     def _check_maps(self) -> _ModelBackendConfig:
-        t1, t2, t3 = self.thresholds
-        if not 0.0 < t1 <= t2 <= t3 <= 1.0:
-            raise ValueError(f"thresholds {self.thresholds} must satisfy 0 < t1 <= t2 <= t3 <= 1")
+        check_thresholds(self.thresholds)
         return self
 
     def gives_dimensions(self) -> bool:
@@ -154,8 +159,68 @@ class TransformersBackendConfig(_ModelBackendConfig):
         return self.layout != "sequence_classification" or bool(self.dimensions)
 
 
+class ScreenConfig(FrozenModel):
+    """Which units the semantic backend embeds (``screen.py``); a unit passes if any screen does."""
+
+    # Default on: the term screen keeps the stage fast and, in the leave-one-source-out
+    # evaluation, costs a few points of the encoder's recall (README, "Toxicity").
+    terms: bool = Field(True, description="Pass units naming a group or using a listed term.")
+    fasttext_model: str | None = Field(
+        None, min_length=1, description="fastText hate model (train-toxicity fasttext_output)."
+    )
+    fasttext_label: str = Field("__label__hate", min_length=1, description="Its hate label.")
+    fasttext_threshold: float = Field(
+        0.1, ge=0.0, le=1.0, description="Pass units whose P(hate) is at least this."
+    )
+
+    def screens(self) -> bool:
+        """False: no screen, every unit is embedded."""
+        return self.terms or self.fasttext_model is not None
+
+
+class SemanticBackendConfig(FrozenModel):
+    """Sentence embeddings + linear heads trained by ``curation train-toxicity`` (extra
+    ``semantic``), behind cheap screens."""
+
+    type: Literal["semantic"] = "semantic"
+    name: str = Field("sem", pattern=_NAME, description="Column infix: tox_<name>_<dimension>.")
+    model_path: str = Field(min_length=1, description="Heads file (.npz): local path or URI.")
+    encoder: str | None = Field(
+        None,
+        min_length=1,
+        description="Sentence-transformers model directory, or package:<module>; default: the "
+        "encoder the heads were trained on.",
+    )
+    thresholds: tuple[float, float, float] = Field(
+        _DEFAULT_THRESHOLDS,
+        description="P(hate) cut-offs for scores 1, 2, 3 on the targeted dimensions.",
+    )
+    # Sentences: the heads were trained on tweets, comments and one-line statements, and span
+    # removal needs sentence scores.
+    unit: Unit = Field("sentence", description="Score whole documents or each sentence.")
+    screen: ScreenConfig = Field(default_factory=ScreenConfig)
+    batch_size: int = Field(64, ge=1, le=4096, description="Units per encoder call.")
+    # Spark runs a Python worker per core already.
+    threads: int = Field(1, ge=0, le=256, description="torch threads per worker; 0: torch's own.")
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> SemanticBackendConfig:
+        check_thresholds(self.thresholds)
+        return self
+
+    def gives_dimensions(self) -> bool:
+        return True
+
+    @property
+    def hate_column(self) -> str:
+        return f"tox_{self.name}_hate"
+
+
 BackendConfig = Annotated[
-    LexiconBackendConfig | FastTextBackendConfig | TransformersBackendConfig,
+    LexiconBackendConfig
+    | FastTextBackendConfig
+    | TransformersBackendConfig
+    | SemanticBackendConfig,
     Field(discriminator="type"),
 ]
 
@@ -217,8 +282,15 @@ def _sentence_level(b: Any) -> bool:
     return isinstance(b, LexiconBackendConfig) or b.unit == "sentence"
 
 
+def probability_columns(b: Any) -> list[str]:
+    """The probability columns backend ``b`` writes besides its dimension scores."""
+    if isinstance(b, LexiconBackendConfig):
+        return []
+    if isinstance(b, SemanticBackendConfig):
+        return [b.hate_column]
+    return list(b.labels.values())
+
+
 def _backend_columns(b: Any) -> list[str]:
     cols = [f"tox_{b.name}_{d}" for d in DIMENSIONS] if gives_dimensions(b) else []
-    if not isinstance(b, LexiconBackendConfig):
-        cols.extend(b.labels.values())
-    return cols
+    return cols + probability_columns(b)

@@ -12,6 +12,9 @@ backends:
 * ``transformers`` (extra ``transformers``): a sequence-classification model or a Celadon-layout
   model (five heads of four classes) from a local directory
   (``curation.stages.toxicity.transformers``).
+* ``semantic`` (extra ``semantic``): MiniLM sentence embeddings and linear heads trained by
+  ``curation train-toxicity`` (P(hate), P(dimension)), run only on the sentences cheap screens
+  pass (``curation.stages.toxicity.semantic``); column ``tox_<name>_hate`` besides the scores.
 
 Aggregation: a backend's document score per dimension is the maximum over its units (sentences
 for the lexicon and for ``unit: sentence`` models); with several backends, ``tox_<dimension>`` is
@@ -58,10 +61,13 @@ from curation.stages.toxicity.config import (
     WARNING_COLUMN,
     FastTextBackendConfig,
     LexiconBackendConfig,
+    SemanticBackendConfig,
     ToxicityConfig,
     TransformersBackendConfig,
     gives_dimensions,
+    probability_columns,
 )
+from curation.stages.toxicity.semantic import SemanticBackend
 from curation.stages.toxicity.transformers import transformers_predictor
 from curation.text.toxicity_lexicon import (
     DIMENSIONS,
@@ -105,8 +111,7 @@ class Toxicity(RowStage):
         for b in self.config.backends:
             if gives_dimensions(b):
                 fields += [StructField(f"tox_{b.name}_{d}", IntegerType()) for d in DIMENSIONS]
-            if not isinstance(b, LexiconBackendConfig):
-                fields += [StructField(c, DoubleType()) for c in b.labels.values()]
+            fields += [StructField(c, DoubleType()) for c in probability_columns(b)]
         if self._flags():
             fields.append(StructField(WARNING_COLUMN, StringType()))
         if self._removes_spans():
@@ -123,10 +128,36 @@ class Toxicity(RowStage):
         for b in self.config.backends:
             if isinstance(b, FastTextBackendConfig):
                 self._refs[b.name] = ship_model(spark, b.model_path)
+            elif isinstance(b, SemanticBackendConfig):
+                self._prepare_semantic(spark, b)
             elif isinstance(b, TransformersBackendConfig) and not os.path.isdir(b.model_dir):
                 raise ConfigError(
                     f"{self.name}.backends.{b.name}.model_dir={b.model_dir!r} is not a directory"
                 )
+
+    def _prepare_semantic(self, spark, b: SemanticBackendConfig) -> None:
+        """Ship the heads and the fastText screen; check the encoder exists before Spark runs."""
+        from curation.stages.toxicity.embeddings import encoder_dir
+        from curation.stages.toxicity.semantic import load_heads
+
+        where = f"{self.name}.backends.{b.name}"
+        self._refs[b.name] = ref = ship_model(spark, b.model_path)
+        if b.screen.fasttext_model:
+            self._refs[f"{b.name}/screen"] = ship_model(spark, b.screen.fasttext_model)
+        try:
+            heads = load_heads(ref)
+            encoder_dir(b.encoder or heads.encoder)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        except FileNotFoundError:
+            return  # a remote model_path: the workers read it
+        try:
+            import sentence_transformers  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                f"{where}: the semantic backend needs the `semantic` extra: "
+                "pip install 'curation[semantic]'"
+            ) from None
 
     def _load_terms(self) -> dict[str, dict[str, list[Term]]]:
         for b in self.config.backends:
@@ -165,6 +196,12 @@ class Toxicity(RowStage):
             elif isinstance(b, FastTextBackendConfig):
                 ref = self._refs.get(b.name) or local_ref(b.model_path)
                 built.append((b, ModelBackend(b, fasttext_predictor(b, ref))))
+            elif isinstance(b, SemanticBackendConfig):
+                heads = self._refs.get(b.name) or local_ref(b.model_path)
+                screen = self._refs.get(f"{b.name}/screen")
+                if screen is None and b.screen.fasttext_model:
+                    screen = local_ref(b.screen.fasttext_model)
+                built.append((b, SemanticBackend(b, heads, screen)))
             else:
                 built.append((b, ModelBackend(b, transformers_predictor(b))))
         return built
@@ -212,6 +249,9 @@ class Toxicity(RowStage):
             return out
 
         return run
+
+    def flagged(self):
+        return F.col(WARNING_COLUMN).isNotNull() if self._flags() else None
 
     # -- decide -------------------------------------------------------------------------------
 
