@@ -101,6 +101,8 @@ def test_readme_command_runs_as_written(command, checkout, run_cli, monkeypatch)
             assert result.stdout.strip(), command
         if words[1] == "explain":
             assert "doc-00000042" in result.stdout
+        if words[1] == "sample":  # where the command was typed, not where the JVM started
+            assert (checkout / words[2]).is_dir(), words
         return
     assert words[0] == "spark-submit", f"a README command this test cannot run: {command}"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}

@@ -10,6 +10,7 @@ import pytest
 from deltalake import write_deltalake
 from test_driver import _cli, config, input_table, run  # noqa: F401  (input_table: fixture)
 
+from curation import logs
 from curation.cli import _read_results
 from curation.delta import open_store
 from curation.errors import CurationError, DeltaError
@@ -72,6 +73,7 @@ def test_tables_delta_rs_cannot_honour_are_read_through_spark(spark, tmp_path, c
         pa.table({"run_id": ["r1"]}),
         configuration={"delta.enableDeletionVectors": "true"},
     )
+    logs.configure(verbose=False)  # as `curation stats` does before it reads: the note is logged
     with pytest.raises(DeltaError, match="deletionVectors.*spark engine"):
         _read_results(str(root), None, run_stats)
     assert "reading it with Spark" in capsys.readouterr().err

@@ -346,6 +346,7 @@ def write_sample_corpus(
     from pyspark.sql import functions as F
 
     from curation.delta import open_store
+    from curation.storage import Location
 
     if fmt not in ("delta", "jsonl"):
         raise ValueError(f"fmt must be 'delta' or 'jsonl', got {fmt!r}")
@@ -354,8 +355,10 @@ def write_sample_corpus(
     if (base, lengths, edits) != ("builtin", "sample", "auto"):
         generator += f" base={base} lengths={lengths} edits={edits}"
     if fmt == "jsonl":
-        df.write.mode("overwrite").option("compression", "gzip").json(out)
-        written, where = spark.read.json(out, schema=SCHEMA), "JSONL"
+        # As the user means it: a relative path from this process's directory, not the JVM's.
+        target = Location.of(out).spark
+        df.write.mode("overwrite").option("compression", "gzip").json(target)
+        written, where = spark.read.json(target, schema=SCHEMA), "JSONL"
     else:
         store = open_store(spark, engine)
         # The table is the generator's output: a sample from an older release (other columns)

@@ -7,6 +7,7 @@ drop reasons.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -34,6 +35,8 @@ REASON_MILD = "toxicity:mild"
 # p >= 0.5 is the usual binary decision point; 0.7 and 0.9 split the confident range into
 # "explicit" and "overt". Our choice: no peer publishes a probability-to-0..3 mapping.
 _DEFAULT_THRESHOLDS = (0.5, 0.7, 0.9)
+# `curation train-toxicity conf/train_toxicity_shipped.yaml` writes it.
+SHIPPED_HEADS = Path(__file__).resolve().parents[2] / "data" / "toxicity" / "minilm_heads.npz"
 
 
 def check_thresholds(thresholds: tuple[float, float, float]) -> None:
@@ -184,7 +187,12 @@ class SemanticBackendConfig(FrozenModel):
 
     type: Literal["semantic"] = "semantic"
     name: str = Field("sem", pattern=_NAME, description="Column infix: tox_<name>_<dimension>.")
-    model_path: str = Field(min_length=1, description="Heads file (.npz): local path or URI.")
+    model_path: str | None = Field(
+        None,
+        min_length=1,
+        description="Heads file (.npz) from train-toxicity: local path or URI. Default: the "
+        "heads shipped with curation (trained on the MIT-licensed sources).",
+    )
     encoder: str | None = Field(
         None,
         min_length=1,
@@ -210,6 +218,11 @@ class SemanticBackendConfig(FrozenModel):
 
     def gives_dimensions(self) -> bool:
         return True
+
+    @property
+    def model_file(self) -> str:
+        """``model_path``, or the shipped heads (found wherever curation is installed)."""
+        return self.model_path or str(SHIPPED_HEADS)
 
     @property
     def hate_column(self) -> str:

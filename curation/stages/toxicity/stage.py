@@ -141,7 +141,7 @@ class Toxicity(RowStage):
         from curation.stages.toxicity.semantic import load_heads
 
         where = f"{self.name}.backends.{b.name}"
-        self._refs[b.name] = ref = ship_model(spark, b.model_path)
+        self._refs[b.name] = ref = ship_model(spark, b.model_file)
         if b.screen.fasttext_model:
             self._refs[f"{b.name}/screen"] = ship_model(spark, b.screen.fasttext_model)
         try:
@@ -197,7 +197,7 @@ class Toxicity(RowStage):
                 ref = self._refs.get(b.name) or local_ref(b.model_path)
                 built.append((b, ModelBackend(b, fasttext_predictor(b, ref))))
             elif isinstance(b, SemanticBackendConfig):
-                heads = self._refs.get(b.name) or local_ref(b.model_path)
+                heads = self._refs.get(b.name) or local_ref(b.model_file)
                 screen = self._refs.get(f"{b.name}/screen")
                 if screen is None and b.screen.fasttext_model:
                     screen = local_ref(b.screen.fasttext_model)

@@ -175,9 +175,9 @@ def test_with_the_lexicon_the_document_takes_the_maximum(spark, heads_path):
     assert r.tox_sem_religion == 3
 
 
-@pytest.mark.skipif(not (SHIPPED / "minilm_heads.npz").is_file(), reason="no shipped heads")
 def test_bias_guard_shipped_heads_do_not_score_group_mentions_toxic():
-    heads = Heads.load(str(SHIPPED / "minilm_heads.npz"))
+    assert SemanticBackendConfig().model_file == str(SHIPPED / "minilm_heads.npz")
+    heads = Heads.load(SemanticBackendConfig().model_file)
     p_hate, dims = heads.grades(embed(NEUTRAL_IDENTITY_SENTENCES), (0.5, 0.7, 0.9))
     flagged = {
         s: (round(float(p), 2), d.tolist())
