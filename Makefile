@@ -12,8 +12,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory check-java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# The demo recipe's semantic toxicity backend (extra `semantic`). torch pinned: see README.
-	$(BIN)/pip install -q 'torch==2.13.0' -e '.[spark,dev,bench,semantic]'
+	$(BIN)/pip install -q -e '.[spark,dev,bench]'
 	@touch $@
 
 check-java:
