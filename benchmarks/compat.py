@@ -257,23 +257,26 @@ def matrix(versions: list[str], python: str, docs: int, work: Path, results: Pat
     prepare_s = time.monotonic() - t0
     reference, ref_s = run_version(REFERENCE_PYTHON, work, "reference")
     rows = [_row("reference", reference, ref_s, 0.0, None)]
+    report: dict = {"runs": rows, "all_equal": True}
     for version, (py, install_s) in envs.items():
         got, seconds = run_version(py, work, version)
         rows.append(_row(version, got, seconds, install_s, reference))
-    report = {
-        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cores": os.cpu_count(),
-        "docs": docs,
-        "prepare_seconds": round(prepare_s, 1),
-        "total_seconds": round(time.time() - started, 1),
-        "runs": rows,
-        "all_equal": all(r["equal"] for r in rows),
-    }
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "compat.json").write_text(json.dumps(report, indent=2) + "\n")
-    (results / "compat.md").write_text(_markdown(report))
+        # Written after every version, so an interrupted matrix still shows what it ran.
+        report = {
+            "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cores": os.cpu_count(),
+            "docs": docs,
+            "versions_asked": versions,
+            "prepare_seconds": round(prepare_s, 1),
+            "total_seconds": round(time.time() - started, 1),
+            "runs": rows,
+            "all_equal": all(r["equal"] for r in rows),
+        }
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "compat.json").write_text(json.dumps(report, indent=2) + "\n")
+        (results / "compat.md").write_text(_markdown(report))
     return report
 
 

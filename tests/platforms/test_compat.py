@@ -29,6 +29,10 @@ def test_oldest_and_newest_spark_decide_like_the_reference(tmp_path):
             str(ROOT / "benchmarks" / "compat.py"),
             "--versions",
             ",".join(ends),
+            # 1,000 documents keep the three processes within CI's few minutes; every kind the
+            # sample generates is still there (make compat runs 3,000).
+            "--docs",
+            "1000",
             "--work",
             str(tmp_path / "work"),
             "--results",
