@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := out/demo
 
-.PHONY: run test lint format bench bench-full check-java clean
+.PHONY: run test test-airflow2 lint format bench bench-full check-java clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory check-java
@@ -29,8 +29,14 @@ run: $(STAMP)
 	$(BIN)/curation train-classifier conf/train_demo.yaml
 	$(BIN)/curation run conf/local_demo.yaml
 
+# Two workers: the platform tests (tool venvs, a standalone cluster, spark-submit) wait on other
+# processes most of the time, so they run beside the in-process tests (tests/conftest.py groups).
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup
+
+# The Airflow tests again on Airflow 2.11 (its own venv), which `make test` skips for time.
+test-airflow2: $(STAMP)
+	CURATION_TEST_AIRFLOW2=1 $(BIN)/pytest -q -p no:cacheprovider tests/platforms/test_airflow.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -80,3 +80,15 @@ def run_cli(spark, capsys):
         return CliResult(int(code or 0), out, err)
 
     return run
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): a test file runs on one
+    worker, so its module fixtures (a corpus, a pipeline run) are built once; every test under
+    tests/platforms/ and every test that needs the standalone cluster or the packed environment
+    runs on one worker, so each of those (and each tool venv) is built once, never by two
+    workers at a time."""
+    for item in items:
+        shared = {"spark_cluster", "packed_env"} & set(getattr(item, "fixturenames", ()))
+        group = "platforms" if shared or "platforms" in item.path.parts else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -76,6 +76,10 @@ AIRFLOWS = {"airflow": REQUIREMENTS, "airflow2": DAG_FOLDER / "requirements-airf
 
 @pytest.fixture(scope="session", params=sorted(AIRFLOWS))
 def airflow_python(request) -> Path:
+    # Airflow 2.11 doubles this module's time (a venv build and a cluster run of ~5 minutes each
+    # on a fresh machine); `make test-airflow2` runs it, `make test` and CI run Airflow 3.
+    if request.param == "airflow2" and not os.environ.get("CURATION_TEST_AIRFLOW2"):
+        pytest.skip("Airflow 2.11 runs with CURATION_TEST_AIRFLOW2=1 (make test-airflow2)")
     return tool_python(request.param, AIRFLOWS[request.param])
 
 
