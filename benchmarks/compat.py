@@ -195,7 +195,9 @@ def run_one(work: Path, out: Path) -> None:
             rows = read_arrow(run.table(table)).select(columns).to_pylist()
             for r in rows:
                 reason = r.get("drop_reason") or "kept"
-                decided[r["id"]] = reason + (f" of {r['dup_of']}" if r.get("dup_of") else "")
+                # A read:duplicate_id row shares its id with the row kept first: keyed apart.
+                key = r["id"] if r["id"] not in decided else f"{r['id']} (again)"
+                decided[key] = reason + (f" of {r['dup_of']}" if r.get("dup_of") else "")
         result[name] = decided
     out.write_text(json.dumps(result, sort_keys=True))
 
