@@ -295,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the semantic toxicity heads (and a fastText screen) from labelled sources",
     )
     tt.add_argument("config", help="e.g. conf/train_toxicity.yaml")
-    tt.add_argument("--set", action="append", metavar="KEY=VALUE")
+    tt.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="e.g. output=models/h.npz; " + SET_HELP
+    )
     tt.set_defaults(func=cmd_train_toxicity)
 
     ev = sub.add_parser(
@@ -304,8 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave-one-source-out evaluation of every toxicity backend and the peer",
     )
     ev.add_argument("config", help="the train-toxicity config naming the sources")
-    ev.add_argument("--set", action="append", metavar="KEY=VALUE")
-    ev.add_argument("--out", default="benchmarks/results/toxicity_loso.json")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
+    ev.add_argument(
+        "--out",
+        default="benchmarks/results/toxicity_loso.json",
+        help="results file; a .md table is written beside it (default %(default)s)",
+    )
     ev.add_argument("--no-peer", action="store_true", help="leave alt-profanity-check out")
     ev.set_defaults(func=cmd_eval_toxicity)
 
