@@ -86,14 +86,12 @@ def run_cli(spark, capsys):
 # (pytest 9 ignores the group xdist 3.8 writes into node ids: pyproject pins pytest < 9.)
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): a test file runs on one
-    worker, so its module fixtures (a corpus, a pipeline run) are built once; every test under
-    tests/platforms/ and every test that needs the standalone cluster or the packed environment
-    runs on one worker, so each of those (and each tool venv) is built once, never by two
-    workers at a time."""
+    """Under pytest-xdist (``make test`` runs ``-n 3 --dist loadgroup``): a test file runs on one
+    worker, so its module fixtures (a corpus, a pipeline run, a tool venv) are built once; every
+    file with a test that needs the standalone cluster or the packed environment runs on one
+    worker, so each of those is started or built once, never by two workers at a time."""
+    shared = {"spark_cluster", "packed_env"}
+    cluster_files = {item.path for item in items if shared & set(getattr(item, "fixturenames", ()))}
     for item in items:
-        shared = {"spark_cluster", "packed_env"} & set(getattr(item, "fixturenames", ()))
-        group = (
-            "platforms" if shared or "platforms" in item.path.parts else item.nodeid.split("::")[0]
-        )
+        group = "cluster" if item.path in cluster_files else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
