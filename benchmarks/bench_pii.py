@@ -20,7 +20,6 @@ pii_bench_20k.json is the same run with --spark-copies 10). Target: 5,000 docume
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import chunk_docs, time_noop_pass  # noqa: E402 - sibling script
+from bench_quality import chunk_docs, time_noop_pass, write_result  # noqa: E402 - sibling script
 from conformance_datatrove import DEFAULT_DATA, RESULTS, spark_session  # noqa: E402
 from pii_eval import PEER, run_presidio  # noqa: E402
 
@@ -135,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_seconds": info["cpu_seconds"],
             "docs_per_cpu_second": round(len(sample) / info["cpu_seconds"], 1),
         }
-    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -183,6 +183,15 @@ def bench_peer(peer_python: Path, docs: list[dict]) -> dict:
     }
 
 
+def write_result(result: dict, out: Path) -> None:
+    """The machine's load after the run, then ``result`` as JSON to ``out`` and stdout."""
+    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -217,10 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             "kernel": round(result["kernel_one_core"]["docs_per_cpu_second"] / peer_rate, 1),
             "spark_local1": round(result["spark_local1"]["docs_per_cpu_second"] / peer_rate, 1),
         }
-    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import chunk_docs, time_noop_pass  # noqa: E402 - sibling script
+from bench_quality import chunk_docs, time_noop_pass, write_result  # noqa: E402 - sibling script
 from conformance_datatrove import DEFAULT_DATA, RESULTS, spark_session  # noqa: E402
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -225,10 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                     result["spark_local1"]["token_pass_alone"]["docs_per_cpu_second"] / peer, 2
                 ),
             }
-    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_quality import time_noop_pass  # noqa: E402 - sibling script, not a package
+from bench_quality import time_noop_pass, write_result  # noqa: E402 - sibling script, not a package
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -479,11 +479,8 @@ def main(argv: list[str] | None = None) -> int:
             / result["datatrove"]["rows_per_cpu_second"],
             1,
         )
-    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     shutil.rmtree(root, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    write_result(result, args.out)
     return 0
 
 
