@@ -29,6 +29,7 @@ again nor reloaded by workers that already hold it; save a retrained model under
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -144,6 +145,22 @@ def _free_name(source: str, taken: dict[str, str]) -> str:
     return f"{stem}-{digest}{ext}"
 
 
+_STAGING: list[str] = []
+
+
+def staging_dir() -> str:
+    """This process's folder for files handed to addFile/addArtifacts, removed when it exits.
+
+    Executors fetch a shipped file from the driver when their first task needs it, so the file
+    must outlive the call that ships it; it cannot outlive the driver, though, and a folder per
+    shipped file left in /tmp filled small disks over many runs.
+    """
+    if not _STAGING:
+        _STAGING.append(tempfile.mkdtemp(prefix="curation-ship-"))
+        atexit.register(shutil.rmtree, _STAGING[0], ignore_errors=True)
+    return _STAGING[0]
+
+
 def _staged_copy(source: str, name: str, is_local: bool) -> str:
     """A local file named ``name`` with the model's bytes (or the URI itself for addFile).
 
@@ -152,8 +169,7 @@ def _staged_copy(source: str, name: str, is_local: bool) -> str:
     """
     if is_local and os.path.basename(source) == name:
         return source
-    staging = tempfile.mkdtemp(prefix="curation-model-")
-    target = os.path.join(staging, name)
+    target = os.path.join(tempfile.mkdtemp(dir=staging_dir()), name)
     if is_local:
         # Not a symlink: addFile canonicalises the path, which would resolve the link back to
         # the original basename and let two different files collide on executors.

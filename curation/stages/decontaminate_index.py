@@ -45,7 +45,7 @@ from pyspark.sql import types as T
 from curation.delta import open_store
 from curation.errors import ConfigError
 from curation.frozen import FrozenModel
-from curation.models import ModelRef, cached_model, ship_model
+from curation.models import ModelRef, cached_model, ship_model, staging_dir
 from curation.readers import detect_format
 from curation.spark_compat import error_condition, to_arrow
 from curation.text.ngrams_hash import NgramIndex, build_index, count_index_rows, normalize_words
@@ -235,7 +235,7 @@ def build_benchmark_index(
 def ship_index(spark: Any, built: BuiltIndex) -> ShippedIndex:
     """Write the index as ``.npy`` files and ship them to executors (the broadcast path)."""
     index, labels = built.index, built.labels
-    folder = tempfile.mkdtemp(prefix="curation-decon-")
+    folder = tempfile.mkdtemp(prefix="decon-", dir=staging_dir())
     digest = hashlib.sha1(index.hashes.tobytes() + json.dumps(labels).encode()).hexdigest()[:12]
     paths = {}
     for part, array in (
