@@ -7,7 +7,9 @@ the replacement lives here, next to the version test, so no other module asks fo
 - ``error_condition``: ``AnalysisException.getCondition`` (4.0), ``getErrorClass`` before;
 - ``to_arrow``: ``DataFrame.toArrow`` (4.0);
 - ``has_variant``: whether the JSONL reader can parse with VARIANT (``try_parse_json`` and its
-  family, 4.0); without it the reader parses lines in Python (``readers/json_python.py``).
+  family, 4.0); without it the reader parses lines in Python (``readers/json_python.py``);
+- ``lone_surrogate_escape``: Spark 4.0 and 4.1's ``try_parse_json`` accept a lone UTF-16
+  surrogate escape (``"\\ud800"``) that 4.2 refuses; the reader refuses those lines itself there.
 
 >>> has_variant(spark)          # False on 3.5
 >>> df.where(~is_valid_utf8(F.col("text")))
@@ -40,6 +42,23 @@ def _client_has(name: str) -> bool:
 def has_variant(spark: SparkSession) -> bool:
     """VARIANT and its functions: the server must be 4.0+ and the client must know them."""
     return spark_version(spark) >= (4, 0) and _client_has("try_parse_json")
+
+
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or a low one not preceded by a
+# high one; the escape's backslash must not itself be escaped (an even run of backslashes before).
+_LONE_SURROGATE_ESCAPE = (
+    r"(?<!\\)(?:\\\\)*(?:"
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def lone_surrogate_escape(spark: SparkSession, line: Column) -> Column | None:
+    """True where a JSON line holds a lone surrogate escape, on the Spark versions whose
+    ``try_parse_json`` accepts one (4.0, 4.1); None where the parser refuses it already."""
+    if spark_version(spark) not in ((4, 0), (4, 1)):
+        return None
+    return line.contains("\\u") & line.rlike(_LONE_SURROGATE_ESCAPE)
 
 
 def is_valid_utf8(col: Column) -> Column:

@@ -79,6 +79,16 @@ class StandaloneCluster:
         with urllib.request.urlopen(f"{self.web_url}/json/", timeout=5) as response:
             return json.load(response)
 
+    def workers_that_ran(self, app_id: str) -> list[int]:
+        """Indexes of the workers that launched an executor for ``app_id`` (from their logs: a
+        finished application's folder is cleaned away within seconds)."""
+        line = f"Asked to launch executor {app_id}/"
+        return [
+            i
+            for i in range(len(self.worker_dirs))
+            if line in (self.work_dir / f"worker-{i}.log").read_text(errors="replace")
+        ]
+
     def alive_workers(self) -> int:
         return sum(1 for w in self.state().get("workers", []) if w.get("state") == "ALIVE")
 

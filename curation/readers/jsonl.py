@@ -37,7 +37,7 @@ from curation.readers.compressed import (
 from curation.readers.config import InputConfig, MiB
 from curation.readers.listing import Listing, glob_escaped
 from curation.readers.variant_schema import merge_variant_schemas
-from curation.spark_compat import has_variant
+from curation.spark_compat import has_variant, lone_surrogate_escape
 
 # Below this size a line's parsed form cannot outgrow Spark's 128 MiB variant limit (it is at
 # most about 3x the text, for long arrays of one-digit numbers); above it, a line that did not
@@ -361,6 +361,9 @@ def _parsed(lines: DataFrame, cfg: InputConfig, long_lines: bool = True) -> Data
         & (F.try_variant_get(outer, "$[1]", "bigint") == F.col(_HASH))
         & F.try_variant_get(outer, "$[2]", "variant").isNull()
     )
+    lone = lone_surrogate_escape(lines.sparkSession, value)
+    if lone is not None:  # Spark 4.0 and 4.1 parse what 4.2 refuses: refuse it the same way
+        one_value = one_value & ~lone
     too_large = (
         F.when(status.isNotNull(), F.lit(False))
         .when(over_limit, F.lit(True))

@@ -28,6 +28,7 @@ from recipes import (
     write_corpus,
 )
 
+from curation.readers import InputConfig, read_documents
 from curation.train import load_train_config, train_classifier
 
 pytestmark = pytest.mark.slow
@@ -149,3 +150,35 @@ def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(
     reference = tmp_path / "reference"
     run_demo_in_process(spark, demo_overrides(corpus, reference, model), run_id="reference")
     assert outputs(spark, out) == outputs(spark, reference)
+
+
+def test_lone_surrogate_escapes_are_refused_as_on_the_reference(spark, wheel, runtime_venv, tmp_path):
+    """pyspark 4.0's try_parse_json accepts ``"\\ud800"``; the reader refuses it as 4.2 does."""
+    _run([str(runtime_venv / "bin" / "pip"), "install", "-q", str(wheel)])
+    lines = [
+        r'{"id": "lone-high", "text": "\ud800 alone"}',
+        r'{"id": "lone-low", "text": "alone \udc00"}',
+        r'{"id": "lone-in-key", "text": "x", "\ud800": 1}',
+        r'{"id": "pair", "text": "\ud83d\ude00 a pair"}',
+        r'{"id": "escaped-backslash", "text": "\\ud800 is text"}',
+        r'{"id": "plain", "text": "no escapes"}',
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
+    code = (
+        "import json, sys; from curation.session import get_session;"
+        "from curation.readers import InputConfig, read_documents;"
+        "spark = get_session();"
+        f"df = read_documents(spark, InputConfig(path={str(path)!r}, format='jsonl'));"
+        "print(json.dumps({r.id: r.drop_reason for r in df.select('id', 'drop_reason').collect()}))"
+    )
+    theirs = json.loads(_venv_python(runtime_venv, code).splitlines()[-1])
+    ours = {
+        r.id: r.drop_reason
+        for r in read_documents(spark, InputConfig(path=str(path), format="jsonl"))
+        .select("id", "drop_reason")
+        .collect()
+    }
+    refused = {i for i, reason in ours.items() if reason == "read:bad_json"}
+    assert len(refused) == 3 and "pair" not in refused and "escaped-backslash" not in refused
+    assert theirs == ours

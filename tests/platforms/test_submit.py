@@ -135,7 +135,7 @@ def test_the_compose_jobs_on_a_standalone_cluster(spark, spark_cluster, packed_e
     assert outputs(spark, out) == outputs(spark, reference)
     # It ran on this cluster under the submitted name, with an executor on each worker.
     (app,) = [a for a in spark_cluster.state()["completedapps"] if a["name"] == name]
-    assert all((d / app["id"]).is_dir() for d in spark_cluster.worker_dirs), app["id"]
+    assert spark_cluster.workers_that_ran(app["id"]) == [0, 1], app["id"]
 
 
 def _with_env(archive: Path) -> dict[str, str]:
