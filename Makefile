@@ -29,11 +29,11 @@ run: $(STAMP)
 	$(BIN)/curation train-classifier conf/train_demo.yaml
 	$(BIN)/curation run conf/local_demo.yaml
 
-# Three workers: the platform tests (tool venvs, a standalone cluster, spark-submit) wait on other
-# processes much of the time, so they run beside the in-process tests; a file stays on one
-# worker and the tests sharing the cluster share one worker (tests/conftest.py).
+# Four workers on two cores: the platform tests (tool venvs, standalone clusters, spark-submit)
+# wait on other processes much of the time, so they run beside the in-process tests; a file
+# stays on one worker (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadgroup
+	$(BIN)/pytest -q -p no:cacheprovider -n 4 --dist loadgroup
 
 # The Airflow tests again on Airflow 2.11 (its own venv), which `make test` skips for time.
 test-airflow2: $(STAMP)

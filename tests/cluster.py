@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -315,7 +316,7 @@ def _wait_until_registered(cluster: StandaloneCluster, workers: int, timeout: fl
 
 @pytest.fixture(scope="session")
 def spark_cluster(tmp_path_factory) -> Iterator[StandaloneCluster]:
-    """A two-worker standalone cluster shared by every cluster test of the run."""
+    """A two-worker standalone cluster shared by the cluster tests of one xdist worker."""
     with standalone_cluster(workers=2, work_dir=tmp_path_factory.mktemp("spark-cluster")) as c:
         yield c
 
@@ -324,14 +325,19 @@ def spark_cluster(tmp_path_factory) -> Iterator[StandaloneCluster]:
 def packed_env() -> Path:
     """`make package` (the wheel and dist/curation-env.tar.gz); make reuses what is up to date."""
     started = time.monotonic()
-    proc = subprocess.run(
-        # -o: this venv is the one running the tests; do not let make reinstall it under them.
-        ["make", "-o", ".venv/.installed", "package", f"PYTHON={sys._base_executable}"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=1800,
-    )
+    PACKED_ENV.parent.mkdir(exist_ok=True)
+    # Test files that need it may run on several xdist workers: one builds, the others wait
+    # and then find it up to date.
+    with open(PACKED_ENV.parent / ".package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(
+            # -o: this venv is the one running the tests; do not let make reinstall it under them.
+            ["make", "-o", ".venv/.installed", "package", f"PYTHON={sys._base_executable}"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=1800,
+        )
     assert proc.returncode == 0, (
         f"make package failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     )

@@ -86,12 +86,9 @@ def run_cli(spark, capsys):
 # (pytest 9 ignores the group xdist 3.8 writes into node ids: pyproject pins pytest < 9.)
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``make test`` runs ``-n 3 --dist loadgroup``): a test file runs on one
-    worker, so its module fixtures (a corpus, a pipeline run, a tool venv) are built once; every
-    file with a test that needs the standalone cluster or the packed environment runs on one
-    worker, so each of those is started or built once, never by two workers at a time."""
-    shared = {"spark_cluster", "packed_env"}
-    cluster_files = {item.path for item in items if shared & set(getattr(item, "fixturenames", ()))}
+    """Under pytest-xdist (``make test`` runs ``-n 4 --dist loadgroup``): a test file runs on one
+    worker, so its module fixtures (a corpus, a pipeline run, a tool venv) are built once. A
+    worker starts its own standalone cluster when one of its files needs it; the packed
+    environment is built once, under a lock (tests/cluster.py)."""
     for item in items:
-        group = "cluster" if item.path in cluster_files else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

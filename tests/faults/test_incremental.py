@@ -4,102 +4,33 @@ The promise under test (README, "Outputs and guarantees"): each document id is d
 root (`existing_ids: skip`, the default) or its newest version replaces the earlier one
 (`replace`); `documents` never holds an id twice, no `dup_of` names its own row, and runs A then B
 leave the same duplicate families published as one run over A + B (the earlier run's member
-survives).
+survives). The property over random sequences of runs is in test_incremental_property.py.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import tempfile
-from pathlib import Path
 
 import pytest
-from hypothesis import Phase, example, given, settings
-from hypothesis import strategies as st
+from incremental_runs import (
+    DEDUP,
+    assert_no_self_dup_of,
+    assert_unique_ids,
+    edit_words,
+    jaccard,
+    paragraphs,
+    run,
+    run_config,
+    table,
+    write_jsonl,
+)
 from pyspark.sql import functions as F
 
 from curation import columns as C
-from curation.config import validate_config
-from curation.delta import open_store
 from curation.driver import Pipeline
-from curation.text import shingles as sh
 
 pytestmark = pytest.mark.fault
-
-DEDUP = [{"kind": "exact_dedup"}, {"kind": "near_dedup"}]
-# Small signatures for the property test: 16 bands of 2 rows find pairs at 0.8 with
-# probability 1 - (1 - 0.64)^16 > 0.9999, and exact verification removes false positives.
-SMALL_NEAR = {"kind": "near_dedup", "num_perm": 32, "bands": 16, "rows": 2}
-
-
-# -- corpus helpers ---------------------------------------------------------------------------
-
-
-def paragraphs(shared_data: Path, n: int, min_words: int = 150) -> list[str]:
-    """The first ``n`` paragraphs of at least ``min_words`` words of the Wikipedia sample."""
-    out = []
-    with open(shared_data / "text" / "wikipedia_sample.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            for para in json.loads(line)["text"].split("\n\n"):
-                if len(para.split()) >= min_words:
-                    out.append(para)
-                    if len(out) == n:
-                        return out
-    raise AssertionError(f"the sample has fewer than {n} paragraphs of {min_words} words")
-
-
-def edit_words(text: str, positions: list[int], tag: str) -> str:
-    """``text`` with the words at ``positions`` replaced by tokens found nowhere else."""
-    words = text.split(" ")
-    for k, at in enumerate(positions):
-        words[at] = f"zq{tag}x{k}"
-    return " ".join(words)
-
-
-def jaccard(a: str, b: str) -> float:
-    import pyarrow as pa
-
-    return float(sh.pairwise_jaccard(pa.array([a]), pa.array([b]), 5)[0])
-
-
-def write_jsonl(path: Path, rows: list[tuple[str, str]]) -> str:
-    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
-    return str(path)
-
-
-def run_config(input_path: str, out: str, stages=None, **extra):
-    return validate_config(
-        {
-            "input": {"path": input_path, "format": "jsonl"},
-            "output": out,
-            "storage": {"engine": "rust"},
-            "stages": stages or DEDUP,
-            **extra,
-        }
-    )
-
-
-def run(spark, input_path: str, out: str, run_id: str, stages=None, **extra):
-    store = open_store(spark, "rust")
-    return Pipeline(run_config(input_path, out, stages, **extra), spark, store).run(run_id), store
-
-
-def table(store, out: str, name: str):
-    return store.read(f"{out}/{name}")
-
-
-def assert_no_self_dup_of(store, out: str) -> None:
-    rejected = table(store, out, "rejected")
-    selfish = rejected.where(F.col(C.DUP_OF) == F.col(C.ID)).select(C.ID).collect()
-    assert not selfish, f"dup_of names the row's own id: {[r.id for r in selfish]}"
-
-
-def assert_unique_ids(store, out: str) -> None:
-    docs = table(store, out, "documents")
-    repeated = docs.groupBy(C.ID).count().where("count > 1").collect()
-    assert not repeated, f"documents holds ids more than once: {repeated[:5]}"
-
 
 # -- issue item 1: the same input again under a new run id -------------------------------------
 
@@ -312,113 +243,3 @@ def test_replace_resumes_exactly_after_a_crash_between_its_final_commits(
     result, store = run(spark, second, out, "r2", **cfg)
     assert result.resumed_segments == 3
     assert_replaced(store, out, p)
-
-
-# -- the invariant: any 2-3 runs into one root equal one run over their union -------------------
-
-FAMILIES = 4
-VARIANTS = (None, 30, 90)  # the paragraph, and copies with the word at 30 or 90 replaced
-IDS = [f"d{i}" for i in range(8)]
-RUN_ROWS = st.dictionaries(
-    st.sampled_from(IDS), st.integers(0, FAMILIES * len(VARIANTS) - 1), min_size=1, max_size=6
-)
-
-
-class Families(tuple):
-    """(texts, family of each text), shown briefly when hypothesis reports an example."""
-
-    def __repr__(self) -> str:
-        return f"Families({len(self[0])} texts in {len(set(self[1]))} families)"
-
-
-@pytest.fixture(scope="module")
-def families(shared_data):
-    """4 paragraphs and their one-word edits. Members of a family are pairwise at Jaccard >=
-    0.85 (one component, whatever arrives when); families share nothing."""
-    texts, family = [], []
-    for f, para in enumerate(paragraphs(shared_data, FAMILIES)):
-        for at in VARIANTS:
-            texts.append(para if at is None else edit_words(para, [at], f"f{f}v{at}"))
-            family.append(f)
-    for a in range(len(texts)):
-        for b in range(a + 1, len(texts)):
-            j = jaccard(texts[a], texts[b])
-            assert j >= 0.85 if family[a] == family[b] else j < 0.2, (a, b, j)
-    return Families((texts, family))
-
-
-def expected_survivors(runs, texts, family):
-    """(one run over the union, the runs in order) -> {id: text} kept, by the documented rules:
-    an id is decided at its first arrival (existing_ids: skip); a family keeps one document,
-    the longest text then the smallest id (the default survivor policy without a quality
-    column), chosen in one run among all members, incrementally among the members of the
-    earliest run that has one (a published document is never displaced)."""
-    first: dict[str, tuple[int, int]] = {}
-    for k, rows in enumerate(runs):
-        for doc_id, t in rows.items():
-            first.setdefault(doc_id, (k, t))
-    members: dict[int, list[tuple[int, str, int]]] = {}
-    for doc_id, (k, t) in first.items():
-        members.setdefault(family[t], []).append((k, doc_id, t))
-
-    def best(candidates):
-        _, doc_id, t = min(candidates, key=lambda m: (-len(texts[m[2]]), m[1]))
-        return doc_id, texts[t]
-
-    union = dict(best(m) for m in members.values())
-    incremental = dict(
-        best([m for m in ms if m[0] == min(k for k, _, _ in ms)]) for ms in members.values()
-    )
-    return union, incremental, first
-
-
-@settings(
-    max_examples=6,
-    deadline=None,
-    database=None,
-    # Each example runs Spark 3-4 times: a failure is reported as found, not shrunk for hours.
-    phases=(Phase.explicit, Phase.generate),
-)
-@given(runs=st.lists(RUN_ROWS, min_size=2, max_size=3))
-@example(
-    runs=[
-        {"d0": 0, "d1": 3, "d2": 1},
-        # same id + same text, same id + other text, other id + same text, a near copy
-        {"d0": 0, "d1": 6, "d3": 0, "d4": 4, "d5": 9},
-    ]
-)
-def test_runs_in_sequence_equal_one_run_over_their_union(spark, families, runs):
-    from curation.stages.dedup import ExactDedupConfig, NearDedupConfig
-    from curation.stages.dedup.exact import exact_dedup
-    from curation.stages.dedup.near import near_dedup
-
-    texts, family = families
-    union, incremental, first = expected_survivors(runs, texts, family)
-    near_cfg = {k: v for k, v in SMALL_NEAR.items() if k != "kind"}
-
-    # One run over the union (every id at its first arrival), through the same stages.
-    rows = [(doc_id, texts[t]) for doc_id, (_, t) in sorted(first.items())]
-    one = near_dedup(
-        exact_dedup(spark.createDataFrame(rows, "id string, text string"), ExactDedupConfig()),
-        NearDedupConfig(**near_cfg),
-    )
-    assert {r.id: r.text for r in one.where("drop_reason is null").collect()} == union
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out, skipped = f"{tmp}/out", []
-        for k, run_rows in enumerate(runs):
-            path = write_jsonl(
-                Path(tmp) / f"run{k}.jsonl", [(i, texts[t]) for i, t in sorted(run_rows.items())]
-            )
-            result, store = run(spark, path, out, f"r{k}", [{"kind": "exact_dedup"}, SMALL_NEAR])
-            skipped.append(result.stages[0].dropped.get("read:already_present", 0))
-        assert_unique_ids(store, out)
-        assert_no_self_dup_of(store, out)
-        docs = {r.id: r.text for r in table(store, out, "documents").collect()}
-    assert docs == incremental
-    # Each run skipped exactly its rows whose id an earlier run decided.
-    assert skipped == [sum(first[i][0] < k for i in rows) for k, rows in enumerate(runs)]
-    # The same content survives: one document per family, as in one run over the union.
-    assert sorted(family[texts.index(t)] for t in docs.values()) == sorted(
-        family[texts.index(t)] for t in union.values()
-    )
