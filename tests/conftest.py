@@ -89,6 +89,13 @@ def pytest_collection_modifyitems(items):
     """Under pytest-xdist (``make test`` runs ``-n 4 --dist loadgroup``): a test file runs on one
     worker, so its module fixtures (a corpus, a pipeline run, a tool venv) are built once. A
     worker starts its own standalone cluster when one of its files needs it; the packed
-    environment is built once, under a lock (tests/cluster.py)."""
+    environment is built once, under a lock (tests/cluster.py). Files with a slow test go
+    first: xdist hands out files in this order, and a long one started last is the run's tail."""
+    slow = {
+        item.path
+        for item in items
+        if any(item.get_closest_marker(m) for m in ("slow", "cluster", "compat"))
+    }
+    items.sort(key=lambda item: item.path not in slow)  # stable: files stay in their order
     for item in items:
         item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

@@ -23,7 +23,7 @@ from incremental_runs import (
     write_jsonl,
 )
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 # -- the invariant: any 2-3 runs into one root equal one run over their union -------------------
 

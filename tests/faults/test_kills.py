@@ -21,7 +21,7 @@ from curation.config import load_config
 from curation.delta import open_store
 from curation.driver import Pipeline
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 CRASH = Path(__file__).resolve().parents[1] / "crash_run.py"
 STAGES = [

@@ -42,6 +42,9 @@ from curation.train import load_train_config, train_classifier
 
 pytest.importorskip("grpc", reason="Spark Connect client needs the `connect` extra (grpcio ...)")
 
+# A Connect server JVM of its own and a classic run beside it.
+pytestmark = pytest.mark.slow
+
 PROBE = Path(__file__).with_name("worker_probe_job.py")
 NOTEBOOK = REPO / "jobs" / "databricks" / "curation_notebook.py"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"

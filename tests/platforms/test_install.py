@@ -152,7 +152,9 @@ def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(
     assert outputs(spark, out) == outputs(spark, reference)
 
 
-def test_lone_surrogate_escapes_are_refused_as_on_the_reference(spark, wheel, runtime_venv, tmp_path):
+def test_lone_surrogate_escapes_are_refused_as_on_the_reference(
+    spark, wheel, runtime_venv, tmp_path
+):
     """pyspark 4.0's try_parse_json accepts ``"\\ud800"``; the reader refuses it as 4.2 does."""
     _run([str(runtime_venv / "bin" / "pip"), "install", "-q", str(wheel)])
     lines = [
