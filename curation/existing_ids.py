@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curation import columns as C
+from curation.checkpoint import checkpointed
 from curation.delta import DeltaStore
 from curation.readers import READ_STAGE
 from curation.run_layout import DEDUP_INDEX, RunLayout
@@ -93,8 +94,10 @@ def without_superseded(rows: DataFrame, decided: DataFrame) -> DataFrame:
         return rows
     # Ids only, checkpointed once: a stage may read ``rows`` several times, and ``decided`` can
     # be the run's input. They are few (re-arriving documents): excluding them is a broadcast.
-    superseded = rows.select(C.ID).join(decided, C.ID, "left_semi").distinct().localCheckpoint()
-    if superseded.isEmpty():
+    superseded, n_superseded = checkpointed(
+        rows.select(C.ID).join(decided, C.ID, "left_semi").distinct()
+    )
+    if n_superseded == 0:
         return rows
     return rows.join(F.broadcast(superseded), C.ID, "left_anti")
 
