@@ -112,11 +112,8 @@ def run_near_dedup(
         edges = candidates.select("src", "dst")
         comps = no_components(edges)
     else:
-        # 4. Verification. Edges number at most the candidates plus one hop per node; when
-        # components will surely collect them all, that collect is their only reader and
-        # checkpointing them first would be one more job over the same rows.
-        local = 0 < 3 * n_candidates <= cfg.cc_local_max_edges
-        edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg, not local)
+        # 4. Verification.
+        edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg)
         if idx is not None:
             edges = with_survivor_hops(edges, idx)
         # 5. Components.
@@ -242,14 +239,16 @@ def _verified_edges(
     signed: DataFrame,
     idx: DataFrame | None,
     cfg: NearDedupConfig,
-    checkpoint: bool = True,
 ) -> DataFrame:
-    """Edges (src, dst): the candidates that pass verification (checkpointed when
-    ``checkpoint``), or all of them (the candidates are checkpointed already)."""
+    """Checkpointed edges (src, dst): the candidates that pass verification, or all of them
+    (the candidates are checkpointed already)."""
     if cfg.verify == "none":
         return candidates.select("src", "dst")
-    edges = _verify(candidates, keyed, groups, signed, idx, cfg).select("src", "dst")
-    return edges.localCheckpoint() if checkpoint else edges
+    # Checkpointed even when components collect them next: that collect also joins the
+    # index for survivor hops, and with verification in its plan it ran 15 jobs, not 5.
+    return (
+        _verify(candidates, keyed, groups, signed, idx, cfg).select("src", "dst").localCheckpoint()
+    )
 
 
 def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
