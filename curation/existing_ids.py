@@ -43,6 +43,8 @@ REASON_REPLACED = "read:replaced"
 REPLACES = "_replaces_kept"
 RUN_ID = "run_id"
 _KEPT = "_held_kept"
+# Commits read at most to find whether a table holds rows of an earlier run at all.
+_HISTORY_PEEK = 8
 
 
 def held_ids(store: DeltaStore, layout: RunLayout, run_id: str) -> DataFrame | None:
@@ -141,7 +143,7 @@ def delete_superseded(
     ``documents`` under ``replace`` (after ``with_moved_rows`` reached ``rejected``)."""
     names = ([layout.documents] if policy == "replace" else []) + [layout.table(DEDUP_INDEX)]
     for path in names:
-        if not store.exists(path):
+        if not store.exists(path) or _written_only_by(store, path, run_id):
             continue
         keys = (
             store.read(path)
@@ -150,3 +152,13 @@ def delete_superseded(
             .join(decided, C.ID, "left_semi")
         )
         store.delete_matching(path, keys, metadata={"run_id": run_id, "stage": "existing_ids"})
+
+
+def _written_only_by(store: DeltaStore, path: str, run_id: str) -> bool:
+    """Whether every commit of ``path`` is ``run_id``'s, so that it holds no earlier run's rows
+    (a run writes only rows with its own run id; other writers' commits do not say whose rows
+    they hold). Read from a short log only: the ``dedup_index`` a run into a new root creates
+    is the common case, and looking for earlier rows there costs two Spark jobs."""
+    if store.version(path) >= _HISTORY_PEEK:
+        return False
+    return all(e["metadata"].get("run_id") == run_id for e in store.history(path))
