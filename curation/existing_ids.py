@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curation import columns as C
+from curation.checkpoint import checkpointed
 from curation.delta import DeltaStore
 from curation.readers import READ_STAGE
 from curation.run_layout import DEDUP_INDEX, RunLayout
@@ -42,6 +43,8 @@ REASON_REPLACED = "read:replaced"
 REPLACES = "_replaces_kept"
 RUN_ID = "run_id"
 _KEPT = "_held_kept"
+# Commits read at most to find whether a table holds rows of an earlier run at all.
+_HISTORY_PEEK = 8
 
 
 def held_ids(store: DeltaStore, layout: RunLayout, run_id: str) -> DataFrame | None:
@@ -93,8 +96,10 @@ def without_superseded(rows: DataFrame, decided: DataFrame) -> DataFrame:
         return rows
     # Ids only, checkpointed once: a stage may read ``rows`` several times, and ``decided`` can
     # be the run's input. They are few (re-arriving documents): excluding them is a broadcast.
-    superseded = rows.select(C.ID).join(decided, C.ID, "left_semi").distinct().localCheckpoint()
-    if superseded.isEmpty():
+    superseded, n_superseded = checkpointed(
+        rows.select(C.ID).join(decided, C.ID, "left_semi").distinct()
+    )
+    if n_superseded == 0:
         return rows
     return rows.join(F.broadcast(superseded), C.ID, "left_anti")
 
@@ -138,7 +143,7 @@ def delete_superseded(
     ``documents`` under ``replace`` (after ``with_moved_rows`` reached ``rejected``)."""
     names = ([layout.documents] if policy == "replace" else []) + [layout.table(DEDUP_INDEX)]
     for path in names:
-        if not store.exists(path):
+        if not store.exists(path) or _written_only_by(store, path, run_id):
             continue
         keys = (
             store.read(path)
@@ -147,3 +152,13 @@ def delete_superseded(
             .join(decided, C.ID, "left_semi")
         )
         store.delete_matching(path, keys, metadata={"run_id": run_id, "stage": "existing_ids"})
+
+
+def _written_only_by(store: DeltaStore, path: str, run_id: str) -> bool:
+    """Whether every commit of ``path`` is ``run_id``'s, so that it holds no earlier run's rows
+    (a run writes only rows with its own run id; other writers' commits do not say whose rows
+    they hold). Read from a short log only: the ``dedup_index`` a run into a new root creates
+    is the common case, and looking for earlier rows there costs two Spark jobs."""
+    if store.version(path) >= _HISTORY_PEEK:
+        return False
+    return all(e["metadata"].get("run_id") == run_id for e in store.history(path))

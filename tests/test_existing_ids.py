@@ -65,3 +65,30 @@ def test_held_ids_are_decisions_of_earlier_runs(spark, tmp_path):
         ("mine", None, False),
         ("unreadable", None, False),
     }
+
+
+def test_superseded_index_rows_are_looked_for_only_where_earlier_runs_wrote(spark, tmp_path):
+    from curation.existing_ids import delete_superseded
+    from curation.run_layout import DEDUP_INDEX
+
+    store, layout = open_store(spark, "rust"), RunLayout(str(tmp_path))
+    index = layout.table(DEDUP_INDEX)
+    rows = "id string, run_id string"
+    decided = spark.createDataFrame([("a",), ("b",)], "id string")
+    jobs = spark.sparkContext.statusTracker()
+
+    def delete(run_id):
+        before = len(jobs.getJobIdsForGroup(None))
+        delete_superseded(store, layout, decided, run_id, "skip")
+        ran = len(jobs.getJobIdsForGroup(None)) - before
+        return sorted(tuple(r) for r in store.read(index).collect()), ran
+
+    # A run into a new root wrote the whole index: no earlier rows, and no job looks for them.
+    store.write(spark.createDataFrame([("a", "r1")], rows), index, metadata={"run_id": "r1"})
+    assert delete("r1") == ([("a", "r1")], 0)
+    # Once another run wrote, r1's version of "a" is an earlier one for it, and goes.
+    store.write(spark.createDataFrame([("a", "r2")], rows), index, metadata={"run_id": "r2"})
+    assert delete("r2")[0] == [("a", "r2")]
+    # A commit that does not say whose rows it holds is looked through too.
+    store.write(spark.createDataFrame([("b", "r0")], rows), index)
+    assert delete("r2")[0] == [("a", "r2")]

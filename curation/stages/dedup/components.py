@@ -123,6 +123,11 @@ def connected_components(
     return ComponentsResult(labels=labels, rounds=rounds)
 
 
+def no_components(edges: DataFrame) -> ComponentsResult:
+    """The components of an edge list known to be empty (``edges`` gives the node type)."""
+    return ComponentsResult(labels=_local_labels(edges, []), rounds=0)
+
+
 def union_find(pairs) -> dict:
     """Node -> smallest node of its component, for an iterable of (a, b) pairs."""
     parent: dict = {}

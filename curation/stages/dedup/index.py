@@ -31,6 +31,7 @@ from pyspark.sql.types import (
 )
 
 from curation import columns as C
+from curation.checkpoint import checkpointed
 from curation.errors import ConfigError
 from curation.run_layout import DEDUP_INDEX
 from curation.stages.dedup.common import CBEST, NODE, H, W, published_rank
@@ -73,8 +74,9 @@ def check_index(index: DataFrame, cfg: NearDedupConfig) -> None:
             "estimate; set verify: signature to judge every pair that way, or move "
             f"{INDEX_TABLE} away to start a new index"
         )
-    found = [r[0] for r in index.select("params").distinct().limit(3).collect()]
-    other = [p for p in found if p != cfg.params_key]
+    # All distinct values (a handful) in one job: a limit would scan partitions in rounds.
+    found = sorted(r[0] for r in index.select("params").distinct().collect())
+    other = [p for p in found if p != cfg.params_key][:3]
     if other:
         raise ConfigError(
             f"{INDEX_TABLE} was built with params {other} but this run uses {cfg.params_key!r} "
@@ -94,10 +96,10 @@ def indexed_nodes(index: DataFrame | None, new_ids: DataFrame, cfg: NearDedupCon
     check_index(index, cfg)
     # Ids only on both sides, so the join moves no bands, signatures or texts; the superseded
     # ids are few (re-arriving documents), and anti-joining on them is then a broadcast.
-    superseded = (
-        index.select(F.col("id").alias(C.ID)).join(new_ids, C.ID, "left_semi").localCheckpoint()
+    superseded, n_superseded = checkpointed(
+        index.select(F.col("id").alias(C.ID)).join(new_ids, C.ID, "left_semi")
     )
-    if not superseded.isEmpty():
+    if n_superseded:
         index = index.join(F.broadcast(superseded.distinct()), "id", "left_anti")
     cols = [
         F.col("id").alias(NODE),

@@ -42,6 +42,7 @@ from pyspark.sql.types import (
 )
 
 from curation import columns as C
+from curation.checkpoint import checkpointed
 from curation.stages.base import ShuffleResult, ShuffleStage
 from curation.stages.dedup.common import (
     BEST,
@@ -60,7 +61,7 @@ from curation.stages.dedup.common import (
     weight,
     with_passive,
 )
-from curation.stages.dedup.components import connected_components
+from curation.stages.dedup.components import connected_components, no_components
 from curation.stages.dedup.index import (
     INDEX_TABLE,
     has_texts,
@@ -105,19 +106,22 @@ def run_near_dedup(
     signed = groups.where(F.col("bands").isNotNull()).select(NODE, H, "bands", "sig")
     idx = indexed_nodes(index, keyed.select(C.ID), cfg)
     # 3. Candidate pairs.
-    candidates = _candidate_pairs(_bucket_members(signed, idx), cfg)
-    # 4. Verification.
-    edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg)
-    if idx is not None:
-        edges = with_survivor_hops(edges, idx)
-    # 5. Components.
-    comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
+    candidates, n_candidates = _candidate_pairs(*_bucket_members(signed, idx), cfg)
+    if n_candidates == 0:
+        # No two nodes share a bucket: no edges, no components, and no job to find that out.
+        edges = candidates.select("src", "dst")
+        comps = no_components(edges)
+    else:
+        # 4. Verification.
+        edges = _verified_edges(candidates, keyed, groups, signed, idx, cfg)
+        if idx is not None:
+            edges = with_survivor_hops(edges, idx)
+        # 5. Components.
+        comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
     labels = comps.labels.withColumnRenamed("node", NODE)
     # 6. Survivor and size per component, then per distinct text; decide every row.
     per_text = _clusters_per_text(groups, labels, _node_ranks(groups, idx))
-    rows = with_passive(
-        decide(keyed.join(_small(per_text), H, "left"), cfg.stage_name, columns), passive
-    )
+    rows = with_passive(decide(keyed.join(per_text, H, "left"), cfg.stage_name, columns), passive)
     # An index written before texts were stored keeps its schema (appends must match it).
     with_texts = index is None or has_texts(index)
     new_index = index_rows(signed, per_text, keyed, cfg, with_texts)
@@ -166,8 +170,9 @@ def _sign(keyed: DataFrame, cfg: NearDedupConfig) -> DataFrame:
     )
 
 
-def _bucket_members(signed: DataFrame, idx: DataFrame | None) -> DataFrame:
-    """(node, band, bucket, old) of every bucket that holds two nodes or more, one of them new."""
+def _bucket_members(signed: DataFrame, idx: DataFrame | None) -> tuple[DataFrame, int]:
+    """(node, band, bucket, old) of every bucket that holds two nodes or more, one of them
+    new; and how many such buckets there are."""
     members = signed.select(
         NODE, F.posexplode("bands").alias("band", "bucket"), F.lit(False).alias("old")
     )
@@ -179,18 +184,20 @@ def _bucket_members(signed: DataFrame, idx: DataFrame | None) -> DataFrame:
         )
     # Most buckets hold one document: find the others with a cheap count over (band, bucket)
     # keys alone, so that only their members are shuffled with node ids and sorted.
-    shared = (
+    shared, n_shared = checkpointed(
         members.groupBy("band", "bucket")
         .agg(F.count(F.lit(1)).alias("n"), F.max(~F.col("old")).alias("has_new"))
         .where((F.col("n") > 1) & F.col("has_new"))  # indexed docs only: nothing to decide
         .select("band", "bucket")
-        .localCheckpoint()
     )
-    return members.join(_small(shared), ["band", "bucket"], "left_semi")
+    return members.join(_small(shared, n_shared), ["band", "bucket"], "left_semi"), n_shared
 
 
-def _candidate_pairs(members: DataFrame, cfg: NearDedupConfig) -> DataFrame:
-    """Distinct checkpointed pairs (src, dst, src_old, dst_old) from one or two stars a bucket."""
+def _candidate_pairs(
+    members: DataFrame, n_shared: int, cfg: NearDedupConfig
+) -> tuple[DataFrame, int]:
+    """Distinct checkpointed pairs (src, dst, src_old, dst_old) from one or two stars a bucket,
+    and their number (``n_shared``: the buckets ``members`` spans)."""
     # Every member -> the bucket's smallest node (a star), and, when pairs are verified, every
     # member -> the second smallest (a second star). At most 2(n-1) pairs per bucket, never
     # n^2. The second star gives a member that fails against the smallest node another
@@ -219,7 +226,10 @@ def _candidate_pairs(members: DataFrame, cfg: NearDedupConfig) -> DataFrame:
         F.col("me.old").alias("src_old"),
         F.col("other.old").alias("dst_old"),
     )
-    return candidates.distinct().localCheckpoint()
+    if n_shared == 0:
+        # No pairs. A false filter leaves an empty relation to the optimizer: no job reads it.
+        return candidates.where(F.lit(False)), 0
+    return checkpointed(candidates.distinct())
 
 
 def _verified_edges(
@@ -230,12 +240,15 @@ def _verified_edges(
     idx: DataFrame | None,
     cfg: NearDedupConfig,
 ) -> DataFrame:
-    """Checkpointed edges (src, dst): the candidates that pass verification, or all of them."""
+    """Checkpointed edges (src, dst): the candidates that pass verification, or all of them
+    (the candidates are checkpointed already)."""
     if cfg.verify == "none":
-        edges = candidates.select("src", "dst")
-    else:
-        edges = _verify(candidates, keyed, groups, signed, idx, cfg).select("src", "dst")
-    return edges.localCheckpoint()
+        return candidates.select("src", "dst")
+    # Checkpointed even when components collect them next: that collect also joins the
+    # index for survivor hops, and with verification in its plan it ran 15 jobs, not 5.
+    return (
+        _verify(candidates, keyed, groups, signed, idx, cfg).select("src", "dst").localCheckpoint()
+    )
 
 
 def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
@@ -247,13 +260,14 @@ def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
 
 
 def _clusters_per_text(groups: DataFrame, labels: DataFrame, node_rank: DataFrame) -> DataFrame:
-    """Checkpointed (text hash, cluster's best rank, cluster size) of texts with a duplicate."""
+    """Checkpointed (text hash, cluster's best rank, cluster size) of texts with a duplicate,
+    with a broadcast hint when they are few."""
     clusters = (
         labels.join(node_rank, NODE)
         .groupBy("label")
         .agg(F.min("rank").alias(CBEST), F.sum(W).alias(CW))
     )
-    return (
+    per_text, n = checkpointed(
         groups.select(H, NODE, BEST, W, N)
         .join(labels, NODE, "left")
         .join(clusters, "label", "left")
@@ -263,14 +277,14 @@ def _clusters_per_text(groups: DataFrame, labels: DataFrame, node_rank: DataFram
             F.coalesce(F.col(CBEST), F.col(BEST)).alias(CBEST),
             F.coalesce(F.col(CW), F.col(W)).alias(CW),
         )
-        .localCheckpoint()
     )
+    return _small(per_text, n)
 
 
-def _small(df: DataFrame) -> DataFrame:
-    """``df`` with a broadcast hint when it has few rows (it is checkpointed, so counting is
-    cheap): joining it then ships it to every task instead of shuffling the large side."""
-    return F.broadcast(df) if df.count() <= _BROADCAST_MAX_ROWS else df
+def _small(df: DataFrame, rows: int) -> DataFrame:
+    """``df`` with a broadcast hint when it has few ``rows`` (at most; counted when it was
+    checkpointed): joining it then ships it to every task instead of shuffling the large side."""
+    return F.broadcast(df) if rows <= _BROADCAST_MAX_ROWS else df
 
 
 def _verify(
@@ -292,30 +306,33 @@ def _verify(
     ends = ends.unionByName(
         candidates.select(F.col("dst").alias(NODE), F.col("dst_old").alias("old"))
     )
-    nodes = ends.distinct().localCheckpoint()
+    # One checkpoint (one job) for every node in a pair, new nodes with their text hashes:
+    # the node sets below are filters of it, and its row count bounds theirs.
+    new = groups.select(NODE, H, F.lit(False).alias("old"))
+    nodes, n_nodes = checkpointed(ends.distinct().join(new, [NODE, "old"], "left"))
     sigs = texts = None
     if cfg.verify == "signature":
         sigs = signed.select(NODE, "sig")
         if idx is not None:
             sigs = sigs.unionByName(idx.select(NODE, "sig"))
-        sigs = sigs.join(_small(nodes.select(NODE).distinct()), NODE, "left_semi")
+        sigs = sigs.join(_small(nodes.select(NODE).distinct(), n_nodes), NODE, "left_semi")
         sigs = sigs.dropDuplicates([NODE])
     if cfg.verify == "exact":
-        new_nodes = nodes.where(~F.col("old")).join(groups.select(NODE, H), NODE)
+        new_nodes = nodes.where(~F.col("old") & F.col(H).isNotNull()).select(NODE, H)
         # Match on id first (a broadcast semi-join, no MD5 over every row), then on the text
         # hash, which only matters if ids repeat.
         texts = (
             keyed.select(F.col(C.ID).alias(NODE), C.TEXT)
-            .join(_small(new_nodes.localCheckpoint()), NODE)
+            .join(_small(new_nodes, n_nodes), NODE)
             .where(F.md5(F.coalesce(F.col(C.TEXT), F.lit(""))) == F.col(H))
             .select(NODE, C.TEXT)
             .dropDuplicates([NODE])
         )
         if idx is not None:
             # check_index refused an index without texts in exact mode.
-            old_nodes = nodes.where(F.col("old")).select(NODE).localCheckpoint()
+            old_nodes = nodes.where(F.col("old")).select(NODE)
             texts = texts.unionByName(
-                idx.select(NODE, C.TEXT).join(_small(old_nodes), NODE, "left_semi")
+                idx.select(NODE, C.TEXT).join(_small(old_nodes, n_nodes), NODE, "left_semi")
             )
     pairs = candidates
     for side in ("src", "dst"):
