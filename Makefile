@@ -31,9 +31,11 @@ run: $(STAMP)
 
 # Four workers on two cores: the platform tests (tool venvs, standalone clusters, spark-submit)
 # wait on other processes much of the time, so they run beside the in-process tests; a file
-# stays on one worker (tests/conftest.py).
+# stays on one worker and files with slow tests are handed out first (tests/conftest.py).
+# --no-loadscope-reorder keeps that order: xdist would hand out the files with most tests
+# first, and the slowest files (one long test each) came last and made the run's tail.
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 4 --dist loadgroup
+	$(BIN)/pytest -q -p no:cacheprovider -n 4 --dist loadgroup --no-loadscope-reorder
 
 # The Airflow tests again on Airflow 2.11 (its own venv), which `make test` skips for time.
 test-airflow2: $(STAMP)
