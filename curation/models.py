@@ -30,6 +30,7 @@ again nor reloaded by workers that already hold it; save a retrained model under
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import os
 import shutil
@@ -145,9 +146,7 @@ def _free_name(source: str, taken: dict[str, str]) -> str:
     return f"{stem}-{digest}{ext}"
 
 
-_STAGING: list[str] = []
-
-
+@functools.cache
 def staging_dir() -> str:
     """This process's folder for files handed to addFile/addArtifacts, removed when it exits.
 
@@ -155,10 +154,9 @@ def staging_dir() -> str:
     must outlive the call that ships it; it cannot outlive the driver, though, and a folder per
     shipped file left in /tmp filled small disks over many runs.
     """
-    if not _STAGING:
-        _STAGING.append(tempfile.mkdtemp(prefix="curation-ship-"))
-        atexit.register(shutil.rmtree, _STAGING[0], ignore_errors=True)
-    return _STAGING[0]
+    folder = tempfile.mkdtemp(prefix="curation-ship-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _staged_copy(source: str, name: str, is_local: bool) -> str:

@@ -92,6 +92,13 @@ def runtime_venv(tmp_path_factory) -> Path:
     return venv
 
 
+@pytest.fixture(scope="module")
+def installed_venv(runtime_venv, wheel) -> Path:
+    """The runtime venv with the wheel installed (once for the module's tests)."""
+    _run([str(runtime_venv / "bin" / "pip"), "install", "-q", str(wheel)])
+    return runtime_venv
+
+
 def _venv_python(venv: Path, code: str) -> str:
     return _run([str(venv / "bin" / "python"), "-c", code], cwd=venv).stdout.strip()
 
@@ -110,13 +117,10 @@ def test_wheel_ships_the_language_id_model_and_its_license(wheel):
     assert any(r.startswith("pyspark") and 'extra == "spark"' in r for r in requires), requires
 
 
-def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(
-    spark, wheel, runtime_venv, tmp_path
-):
-    _run([str(runtime_venv / "bin" / "pip"), "install", "-q", str(wheel)])
+def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(spark, installed_venv, tmp_path):
     facts = json.loads(
         _venv_python(
-            runtime_venv,
+            installed_venv,
             "import json, importlib.metadata as m, importlib.util as u, fasttext, pyspark, curation;"
             "print(json.dumps({'pyspark': pyspark.__version__, 'curation': curation.__file__,"
             " 'trains': hasattr(fasttext, 'train_supervised'),"
@@ -126,7 +130,9 @@ def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(
         )
     )
     assert facts["pyspark"] == RUNTIME_PYSPARK, facts  # the runtime's Spark stays as it was
-    assert facts["curation"].startswith(str(runtime_venv)), facts  # the wheel's, not this checkout
+    assert facts["curation"].startswith(str(installed_venv)), (
+        facts
+    )  # the wheel's, not this checkout
     assert facts["trains"], "the `fasttext` module is a predict-only build"
     assert facts["absent"] == [], facts
 
@@ -139,7 +145,13 @@ def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(
     )
     out = tmp_path / "out"
     sets = [*demo_overrides(corpus, out, model), "spark.master=local[2]"]
-    command = [str(runtime_venv / "bin" / "curation"), "run", str(DEMO_RECIPE), "--run-id", "venv"]
+    command = [
+        str(installed_venv / "bin" / "curation"),
+        "run",
+        str(DEMO_RECIPE),
+        "--run-id",
+        "venv",
+    ]
     proc = _run([*command, *(x for s in sets for x in ("--set", s))], cwd=tmp_path, timeout=1500)
     assert f"Spark {RUNTIME_PYSPARK}, Delta engine: rust" in proc.stdout, proc.stdout[-2000:]
     assert "run venv:" in proc.stdout
@@ -152,11 +164,8 @@ def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(
     assert outputs(spark, out) == outputs(spark, reference)
 
 
-def test_lone_surrogate_escapes_are_refused_as_on_the_reference(
-    spark, wheel, runtime_venv, tmp_path
-):
+def test_lone_surrogate_escapes_are_refused_as_on_the_reference(spark, installed_venv, tmp_path):
     """pyspark 4.0's try_parse_json accepts ``"\\ud800"``; the reader refuses it as 4.2 does."""
-    _run([str(runtime_venv / "bin" / "pip"), "install", "-q", str(wheel)])
     lines = [
         r'{"id": "lone-high", "text": "\ud800 alone"}',
         r'{"id": "lone-low", "text": "alone \udc00"}',
@@ -174,7 +183,7 @@ def test_lone_surrogate_escapes_are_refused_as_on_the_reference(
         f"df = read_documents(spark, InputConfig(path={str(path)!r}, format='jsonl'));"
         "print(json.dumps({r.id: r.drop_reason for r in df.select('id', 'drop_reason').collect()}))"
     )
-    theirs = json.loads(_venv_python(runtime_venv, code).splitlines()[-1])
+    theirs = json.loads(_venv_python(installed_venv, code).splitlines()[-1])
     ours = {
         r.id: r.drop_reason
         for r in read_documents(spark, InputConfig(path=str(path), format="jsonl"))
