@@ -17,6 +17,10 @@ class InvariantError(CurationError):
     """Rows were lost or invented: rows in != rows kept + rows rejected."""
 
 
+class TrainingError(CurationError):
+    """Training could not produce a model (too little data, fastText diverged)."""
+
+
 class DeltaError(CurationError):
     """A Delta table cannot be read or written as asked (schema mismatch, unsupported feature)."""
 

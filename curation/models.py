@@ -254,6 +254,11 @@ def cached_model(ref: ModelRef, loader: Callable[[str], T]) -> T:
         return _CACHE[key]
 
 
+# The distribution that provides the ``fasttext`` module we train and load with (several builds
+# install a module of that name); reports and model sidecars record its version.
+FASTTEXT_DIST = "fasttext-community"
+
+
 def load_fasttext(ref: ModelRef) -> Any:
     """The fastText model for ``ref``, loaded once per Python worker."""
     return cached_model(ref, _fasttext_loader)

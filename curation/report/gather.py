@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from curation import columns as C
+from curation.models import FASTTEXT_DIST
 from curation.config import validate_config
 from curation.delta import DeltaStore
 from curation.errors import CurationError
@@ -57,7 +58,7 @@ PACKAGES = (
     "pandas",
     "numpy",
     "pydantic",
-    "fasttext-numpy2",
+    FASTTEXT_DIST,
     "datasketch",
 )
 

@@ -37,6 +37,7 @@ from curation.stages.toxicity.screen import FT_HATE, FT_OTHER, FT_PREP, fasttext
 from curation.text.fasttext_prep import prepare_texts
 from curation.text.toxicity_lexicon import DIMENSIONS
 from curation.train.config import load_yaml_model
+from curation.train.fasttext_fit import train_supervised
 from curation.train.toxicity_data import UNLABELLED, LabelledRows, SourceFormat, read_source
 
 # fastText's tutorial settings for short texts (bigrams, 10 epochs); small buckets for small data.
@@ -143,8 +144,6 @@ def fit_heads(
 
 def fit_fasttext(rows: LabelledRows, balance: bool, seed: int):
     """A fastText hate-vs-other model on ``rows``; smaller sources repeated when ``balance``."""
-    import fasttext
-
     sources = np.asarray(rows.sources)
     names, counts = np.unique(sources, return_counts=True)
     # fastText takes no sample weights: repeat a small source's rows (at most 20 times).
@@ -159,7 +158,7 @@ def fit_fasttext(rows: LabelledRows, balance: bool, seed: int):
             for text, src, y in zip(prepared, rows.sources, rows.hate, strict=True):
                 line = f"{FT_HATE if y else FT_OTHER} {text}\n"
                 fh.write(line * repeat[src])
-        return fasttext.train_supervised(path, seed=seed, thread=1, verbose=0, **FT_PARAMS)
+        return train_supervised(path, seed=seed, thread=1, verbose=0, **FT_PARAMS)
 
 
 def fasttext_hate_probability(model, texts: list[str]) -> np.ndarray:

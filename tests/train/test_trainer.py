@@ -10,13 +10,12 @@ import fasttext
 import pytest
 from train_tables import TOPIC, line, train_config, write_jsonl
 
-from curation.errors import ConfigError
+from curation.errors import ConfigError, TrainingError
 from curation.readers import InputConfig
 from curation.stages.classifier import sidecar_path
 from curation.text.fasttext_prep import prepare_text
 from curation.train.config import ClassSource
 from curation.train.trainer import (
-    TrainingError,
     chunk_text,
     class_frame,
     register_tables,
