@@ -21,10 +21,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from curation import columns as C
-from curation.models import FASTTEXT_DIST
 from curation.config import validate_config
 from curation.delta import DeltaStore
 from curation.errors import CurationError
+from curation.models import FASTTEXT_DIST
 from curation.report.model import (
     HERE,
     KEPT,
