@@ -473,7 +473,7 @@ MISSES = [
     "- Bare nine-digit SSNs are found (`bare_ssn`, on by default) unless digits touch them or "
     "a word of another identifier ('ID', 'order', 'ICQ', '#', '$') precedes them: an "
     "unlabelled nine-digit code in the SSA's issued ranges is read as an SSN.",
-    "- Vanity numbers other than the toll-free forms read ('1-800-FLOWERS', '1-877-451-TEEN': "
+    "- Vanity numbers other than the toll-free forms read ('1-800-FLOWERS', '1-888-GET-PAID': "
     "a digit before seven letters, lowercase letters, non-toll-free codes), digits "
     "obfuscated with other marks than spaces, numbers split by a line break, and a number "
     "after '=' unless a key such as 'Tel=' starts it (URL query values are not phones).",

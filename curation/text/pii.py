@@ -83,7 +83,7 @@ _IPV6 = re.compile(
     re.ASCII,
 )
 # A US toll-free vanity number, letters for (some of) the last seven digits: 1-800-FLOWERS,
-# 1-877-451-TEEN, (888) USA-RATE. Uppercase letters and at least three of them (counted in
+# 1-888-GET-PAID, (888) USA-RATE. Uppercase letters and at least three of them (counted in
 # _vanity); up to three letters past the seventh are part of it (1-800-CONTACTS).
 _VANITY = re.compile(
     r"(?<![\w+\-.])(?:1[-. ]?)?(?:\(8(?:00|33|44|55|66|77|88)\) ?|8(?:00|33|44|55|66|77|88)[-. ]?)"
@@ -144,7 +144,7 @@ _VERSION_LABEL = re.compile(
     r"(?i)\b(?:v|ver|version|release|rel|build|firmware|fw|rev|revision|oid|section|sec|"
     r"chapter|ch|article|art|rule|step)\.?\s*$|§\s*$"
 )
-# "Tel=234-1-776-2397" as a key=value line of a form mail; the same key inside a URL query
+# "Tel=234-9-461-3058" as a key=value line of a form mail; the same key inside a URL query
 # ("?tel=...", "&fax=...") or a longer name does not count
 _KEY_PHONE = re.compile(r"(?i)(?<![\w?&=./%-])(?:tel(?:ephone)?|phone|fax|mobile|cell)=$")
 _CONTEXT = 32  # characters before a candidate read for the words above
