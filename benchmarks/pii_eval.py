@@ -11,8 +11,11 @@ Two labelled sets, neither holding any text of ../shared/data (offsets, kinds an
   (pooling). Splits, in the order they were labelled: ``tuned`` (240 mails; the kernel was
   corrected after seeing its errors there), ``test`` (240 mails, labelled while the kernel
   was frozen and scored once with ``injected``: the first pass, kept in
-  ``results/pii_eval_first_pass.json``; its errors led to more fixes) and ``final`` (200
-  mails drawn and labelled after the last change: held out for the kernel as it is).
+  ``results/pii_eval_first_pass.json``; its errors led to more fixes), ``final`` (200
+  mails drawn after those fixes; its misses led to the mail formats of issue 18) and
+  ``final2`` (200 mails drawn by a recorded seed after that change, exact copies of other
+  splits' mails skipped: held out for the kernel as it is). Before a split is drawn, a kernel
+  change's cost in false positives is read off ``benchmarks/pii_diff.py`` (unlabelled text).
 * injected: Wikipedia and Brown passages with PII values inserted at recorded offsets
   (``benchmarks/pii_injected.json``). The values come from Faker and libphonenumber (run in
   the peer venv), not from this repository: emails, public IPv4 and global IPv6 addresses,
@@ -289,7 +292,7 @@ def ours(docs: dict[str, str]) -> tuple[dict[str, list[tuple]], float]:
 # -- the command ---------------------------------------------------------------------------------
 
 
-SPLITS = ("final", "test", "tuned")  # real mails, newest labels first
+SPLITS = ("final2", "final", "test", "tuned")  # real mails, newest labels first
 
 
 def evaluate(peer: Path) -> dict:
@@ -408,20 +411,20 @@ def markdown(r: dict) -> str:
         "Chronology: the kernel was written on unlabelled `dev` mails, corrected on `tuned`, "
         "then frozen and run once on `test` and `injected` (first pass, below, from "
         "`pii_eval_first_pass.json`); their errors led to the fixes of commit f24e9b3, after "
-        "which `final` was drawn and labelled. Issue 18 then read the misses of `tuned` and "
-        "`injected` only (phones after words such as 'Ring' or 'reached at'; compact SSNs "
-        "with no word before them) and added phone cue words and bare nine-digit SSNs; the "
-        "misses of `final` and `test` were not read for that change, so `final` is still held "
-        "out for the current kernel, and the changes' cost in false positives was checked on "
-        "unlabelled mails, Wikipedia, Brown, Dolma CC and the toxicity sets (one new finding "
-        "in 33,000 documents). `injected`'s phone and SSN recall is no longer held-out "
-        "evidence.",
+        "which `final` was drawn and labelled. Issue 18 read the misses of `tuned` and "
+        "`injected` (phone cue words such as 'Ring', bare nine-digit SSNs), then those of "
+        "`final` (toll-free numbers spelled with letters, digits spaced out one by one, a "
+        "`Tel=` key line, quoted-printable dots in addresses); each change's cost in false "
+        "positives was read on unlabelled text (`pii_diff.py`: mails, Wikipedia, Brown, Dolma "
+        "CC, the toxicity sets). Only then was `final2` drawn (seed in `pii_labels.json`) and "
+        "labelled, and scored once: it is the held-out set of the current kernel; `final`, "
+        "`tuned` and `injected` have been read for changes.",
         "",
-        "## Held out for the current kernel: `final` (SpamAssassin mails)",
+        "## Held out for the current kernel: `final2` (SpamAssassin mails)",
         "",
-        _set_line(sets["final"]),
+        _set_line(sets["final2"]),
         "",
-        *_prf_table(sets["final"], systems),
+        *_prf_table(sets["final2"], systems),
         "",
         f"## All labelled sets together ({', '.join(r['all_sets']['sets'])}: "
         f"{r['all_sets']['docs']} documents)",
@@ -438,6 +441,7 @@ def markdown(r: dict) -> str:
         out += ["", "## First pass on `test` + `injected` (kernel of commit 9a2fa21)", ""]
         out += _prf_table(fp["held_out"], systems)
     for name, title in (
+        ("final", "`final` (real mails; held out until its misses were read for issue 18)"),
         ("test", "`test` (real mails; held out at the first pass)"),
         ("injected", "`injected` (Faker/libphonenumber values in Wikipedia/Brown passages)"),
         ("tuned", "`tuned` (real mails the kernel was corrected on)"),
@@ -469,10 +473,11 @@ MISSES = [
     "- Bare nine-digit SSNs are found (`bare_ssn`, on by default) unless digits touch them or "
     "a word of another identifier ('ID', 'order', 'ICQ', '#', '$') precedes them: an "
     "unlabelled nine-digit code in the SSA's issued ranges is read as an SSN.",
-    "- Vanity numbers (1-800-FLOWERS), digits spaced out or obfuscated one by one "
-    "('1 - 8 0 0 - ...'), numbers split by a line break, and a number right after 'Tel=' "
-    "(kept out so that URL query values are not read as phones).",
-    "- Addresses in quoted-printable ('name@host=2Ecom') and a 12-digit Maestro number "
+    "- Vanity numbers other than the toll-free forms read ('1-800-FLOWERS', '1-888-GET-PAID': "
+    "a digit before seven letters, lowercase letters, non-toll-free codes), digits "
+    "obfuscated with other marks than spaces, numbers split by a line break, and a number "
+    "after '=' unless a key such as 'Tel=' starts it (URL query values are not phones).",
+    "- Quoted-printable beyond '=2E' in an address, and a 12-digit Maestro number "
     "starting 0604 (in Faker's prefix list, not an ISO issuer range).",
     "- Boundaries: a word run together with an address ('Mr.Smithname@host.com', "
     "'name@host.comClick') stays in the span; the `exact` column counts exact boundaries.",

@@ -5,7 +5,13 @@ One regex pass finds every digit-led candidate (an IPv4 address, an IBAN, or a r
 with phone-like separators); emails are found from each ``@`` (skipped when there is none) and
 IPv6 addresses only when the text has ``:hex:``. Cheap patterns propose, and checks in
 ``pii_checks`` decide: Luhn and issuer prefixes for cards, ISO 13616 for IBANs, the SSA's
-never-issued values for SSNs, number-plan shapes for phones, ``ipaddress`` for IPs.
+never-issued values for SSNs, number-plan shapes for phones, ``ipaddress`` for IPs. Mail
+formats are read too: toll-free numbers spelled with letters (1-800-FLOWERS), numbers spaced
+out digit by digit, a ``Tel=`` key line, and quoted-printable dots (``=2E``) in addresses.
+
+Longer than 500 lines: the digit-run reader (cards, SSNs, phones) shares the span type, the
+parameters and the context-word patterns with the rest, and a split would need a third module
+for those alone.
 
 What is deliberately not PII here: version strings and section numbers that look like IPv4
 (``version 1.2.3.4``; four single-digit parts), private and reserved IPs (``public_ips_only``),
@@ -66,7 +72,8 @@ _SCAN = re.compile(
     r"(?=[\dA-Z+(])"
     rf"(?:(?P<ipv4>{_IPV4_PATTERN})"
     r"|(?P<iban>(?<!\w)[A-Z]{2}\d\d(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?!\w))"
-    r"|(?P<num>(?<![\d_+@=&/#%.,])(?<![^A-Za-z]-)[+(]?\d(?:[ \-./()]{0,3}\d){6,}))",
+    # a digit after "=" is let in, and _classify keeps it only after a "Tel=" key (not in a URL)
+    r"|(?P<num>(?<![\d_+@&/#%.,])(?<![^A-Za-z]-)[+(]?\d(?:[ \-./()]{0,3}\d){6,}))",
     re.ASCII,  # digits are 0-9: the checksums and ipaddress read ASCII digits only
 )
 _DIGITS = re.compile(r"\d+", re.ASCII)
@@ -75,15 +82,30 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=\d)(?:\.\d{1,3}){3})?(?![\w:])",
     re.ASCII,
 )
+# A US toll-free vanity number, letters for (some of) the last seven digits: 1-800-FLOWERS,
+# 1-888-GET-PAID, (888) USA-RATE. Uppercase letters and at least three of them (counted in
+# _vanity); up to three letters past the seventh are part of it (1-800-CONTACTS).
+_VANITY = re.compile(
+    r"(?<![\w+\-.])(?:1[-. ]?)?(?:\(8(?:00|33|44|55|66|77|88)\) ?|8(?:00|33|44|55|66|77|88)[-. ]?)"
+    r"(?P<local>[A-Z0-9]{3}[-. ]?[A-Z][A-Z0-9]{3}[A-Z]{0,3})(?![\w-])",
+    re.ASCII,
+)
+# What every _VANITY match holds: a toll-free code and a letter where the last seven digits go.
+# Starting with a literal it is searched fast; only the few texts it matches are scanned with
+# _VANITY.
+_VANITY_HINT = r"8(?:00|33|44|55|66|77|88)\)? ?[-. ]?[0-9A-Z]{3}[-. ]?[A-Z]"
+_VANITY_GATE = re.compile(_VANITY_HINT, re.ASCII)
 # A superset of what find_pii reports, in syntax both re and RE2 (pyarrow.compute) read: the
 # stage runs it over a whole Arrow batch in C++ and scans only the documents it matches (about
 # a quarter of ~3 KB web and mail documents).
 CANDIDATES = (
     r"@|:[0-9A-Fa-f]{0,4}:|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[A-Z]{2}[0-9]{2}"
-    r"|[0-9](?:[ \-./()]{0,3}[0-9]){6,}"
+    rf"|[0-9](?:[ \-./()]{{0,3}}[0-9]){{6,}}|{_VANITY_HINT}"
 )
+# "=2E" is a dot in quoted-printable mail bodies (mailto:name@host=2Ecom)
 _DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![A-Za-z0-9]|-\w)"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.|=2E))+([A-Za-z]{2,24})"
+    r"(?![A-Za-z0-9]|-\w)"
 )
 _LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + "._%+-")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -122,6 +144,9 @@ _VERSION_LABEL = re.compile(
     r"(?i)\b(?:v|ver|version|release|rel|build|firmware|fw|rev|revision|oid|section|sec|"
     r"chapter|ch|article|art|rule|step)\.?\s*$|§\s*$"
 )
+# "Tel=234-9-461-3058" as a key=value line of a form mail; the same key inside a URL query
+# ("?tel=...", "&fax=...") or a longer name does not count
+_KEY_PHONE = re.compile(r"(?i)(?<![\w?&=./%-])(?:tel(?:ephone)?|phone|fax|mobile|cell)=$")
 _CONTEXT = 32  # characters before a candidate read for the words above
 
 
@@ -143,6 +168,8 @@ def find_pii(text: str, params: PiiParams = DEFAULT_PARAMS) -> list[PiiSpan]:
             found.extend(_numbers(text, m, params))
     if "ipv6" in kinds and _IPV6_GATE.search(text):
         found.extend(_ipv6(text, params))
+    if "phone" in kinds:
+        found.extend(_vanity(text))
     # overlaps: the longer of two spans that start together wins, then the earlier one
     # ("::ffff:81.2.69.160" is one IPv6 address, not also an IPv4 one)
     end = 0
@@ -164,12 +191,20 @@ def _emails(text: str, params: PiiParams) -> list[PiiSpan]:
     while at != -1:
         start = at
         floor = max(0, at - _LOCAL_MAX)
-        while start > floor and text[start - 1] in _LOCAL_CHARS:
+        # "=2E" is a quoted-printable dot: step over its "="
+        while start > floor and (
+            text[start - 1] in _LOCAL_CHARS
+            or (text[start - 1] == "=" and text.startswith("2E", start))
+        ):
             start -= 1
-        while start < at and text[start] == ".":
-            start += 1
+        while start < at and (text[start] == "." or text.startswith("=2E", start)):
+            start += 1 if text[start] == "." else 3
         too_long = start == floor and floor > 0 and text[floor - 1] in _LOCAL_CHARS
-        m = None if too_long or start == at or text[at - 1] == "." else _DOMAIN.match(text, at + 1)
+        m = (
+            None
+            if too_long or start == at or text[at - 1] == "." or text.startswith("=2E", at - 3)
+            else _DOMAIN.match(text, at + 1)
+        )
         if m is None:
             at = text.find("@", at + 1)
             continue
@@ -191,7 +226,7 @@ def _emails(text: str, params: PiiParams) -> list[PiiSpan]:
 def _is_email(text: str, start: int, m: re.Match[str], params: PiiParams) -> bool:
     if m.group(1).lower() in ck.FILE_SUFFIXES:
         return False
-    if params.allow_examples and ck.email_domain_is_example(m.group(0)):
+    if params.allow_examples and ck.email_domain_is_example(m.group(0).replace("=2E", ".")):
         return False
     if text.startswith("://", start - 3):  # user info of a URL (http://user@host), no mailbox
         return False
@@ -236,6 +271,16 @@ def _ipv6(text: str, params: PiiParams) -> list[PiiSpan]:
     return out
 
 
+def _vanity(text: str) -> list[PiiSpan]:
+    if _VANITY_GATE.search(text) is None:
+        return []
+    return [
+        PiiSpan(m.start(), m.end(), "phone")
+        for m in _VANITY.finditer(text)
+        if sum(c.isalpha() for c in m.group("local")) >= 3
+    ]
+
+
 def _iban(m: re.Match[str]) -> list[PiiSpan]:
     s = m.group()
     # The printed form may have swallowed a short word after it ("... 7034 EUR"): retry without.
@@ -258,6 +303,8 @@ def _numbers(text: str, m: re.Match[str], params: PiiParams) -> list[PiiSpan]:
     an IPv4 address and a separator like " / " end a number.
     """
     base, run = m.start(), m.group()
+    if text[base - 1 : base] == "=" and not _KEY_PHONE.search(text, max(0, base - 12), base):
+        return []
     dates = [(base + d.start(), base + d.end()) for d in ck.DATE_IN_RUN.finditer(run)]
     out: list[PiiSpan] = []
     if run.count(".") >= 3:  # an address after a phone: "+44 20 7946 0958  81.2.69.160"
@@ -287,6 +334,14 @@ def _ends_number(sep: str) -> bool:
 def _split_piece(text: str, groups: list[tuple[int, int]], params: PiiParams) -> list[PiiSpan]:
     """Cards first (their checksum makes them the surest reading: "01 4000 0000 0000 0002" is a
     number and a card, not a phone and some digits), then the other numbers between them."""
+    spaced = _spaced_out(text, groups, params)
+    if spaced is not None:
+        i, j, span = spaced
+        return [
+            *_split_piece(text, groups[:i], params),
+            span,
+            *_split_piece(text, groups[j:], params),
+        ]
     if sum(b - a for a, b in groups) < 12:
         return _spans(text, groups, params, ("shape", "context"))
     out: list[PiiSpan] = []
@@ -305,6 +360,41 @@ def _split_piece(text: str, groups: list[tuple[int, int]], params: PiiParams) ->
         while i < len(groups) and groups[i][0] < span.end:
             i += 1
     return out + _spans(text, rest, params, ("shape", "context"))
+
+
+def _spaced_out(
+    text: str, groups: list[tuple[int, int]], params: PiiParams
+) -> tuple[int, int, PiiSpan] | None:
+    """A phone number printed one digit at a time, "1 - 6 4 6 - 5 5 2 - 1 2 0 0": single spaces
+    inside its groups, another separator between them. Returns the groups it spans (i, j) and
+    the span, or None. The digits must have a phone's shape once the groups are put back."""
+    i = 0
+    while i < len(groups):
+        j = i
+        while j < len(groups) and groups[j][1] - groups[j][0] == 1:
+            j += 1
+        if j - i >= 7:
+            seps = [text[groups[k][1] : groups[k + 1][0]] for k in range(i, j - 1)]
+            lengths, outer = [1], []
+            for sep in seps:
+                if sep == " ":
+                    lengths[-1] += 1
+                else:
+                    lengths.append(1)
+                    outer.append(sep)
+            start, end = groups[i][0], groups[j - 1][1]
+            lead = text[start - 1 : start] if text[start - 1 : start] in ("+", "(") else ""
+            digits = "".join(text[a:b] for a, b in groups[i:j])
+            glued = start > 0 and text[start - 1].isalpha()
+            if (
+                len(lengths) >= 2
+                and max(lengths) >= 3
+                and _phone_shape(digits, lengths, outer, lead, glued)
+            ):
+                example = params.allow_examples and _phone_is_example(digits, lengths)
+                return i, j, _span(start - len(lead), end, "phone", params, example)
+        i = j + 1
+    return None
 
 
 def _spans(

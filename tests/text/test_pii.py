@@ -202,6 +202,66 @@ def test_prose_that_says_ring_this_number_makes_a_national_number_a_phone(cue, n
 
 
 @pytest.mark.parametrize(
+    "number",
+    ["1-888-GET-PAID", "(877) 726-LAMP", "1.866.SUN.TREE", "1-800-CARPETS", "844 REN-TALS"],
+)
+def test_toll_free_numbers_spelled_with_letters_are_phones(number):
+    assert found(f"Order now: {number} (24 hours).") == [("phone", number)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Model 800-XYZ-1234 ships today.",  # letters first, digits where the letters would go
+        "Call 1-800-get-paid today.",  # lowercase: any hyphenated words
+        "Code FX800-ABC-DEFG in the log.",  # glued to a word
+        "Only 1-800-NOW is listed.",  # too short for seven digits
+        "Route 866 TO BOSTON closes.",  # fewer than seven letters and digits
+    ],
+)
+def test_letters_after_a_toll_free_code_are_not_always_a_number(text):
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    "number", ["1 - 8 8 8 - 4 1 2 - 7 7 0 3", "(7 1 8) 4 4 1-2 0 9 3", "0 2 0 - 8 1 3 5 - 2 2 6 4"]
+)
+def test_a_phone_number_spaced_out_digit_by_digit_is_found_whole(number):
+    assert found(f"Questions?\n{number}\nAny time.") == [("phone", number)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Digits 1 2 3 4 5 6 7 8 9 0 1 in a row.",  # no groups
+        "Scores 3 1 4 - 1 5 9 - 2 6 5 3 today.",  # 3-3-4, but no NANP area code starts with 3 1 4 1
+        "Grid 1 - 0 - 1 - 1 - 0 - 0 - 1 - 0 here.",  # groups of one digit
+    ],
+)
+def test_digits_spaced_out_without_a_phone_shape_are_left_alone(text):
+    assert found(text) == []
+
+
+def test_a_tel_key_of_a_form_mail_admits_the_number_after_the_equals_sign():
+    assert found("FROM=JOHN OKAFOR\n\nTel=234-9-461-3058\n") == [("phone", "234-9-461-3058")]
+    assert found("Fax=+44 161 496 0732\nDear") == [("phone", "+44 161 496 0732")]
+    for other in (
+        "http://shop.test/buy?tel=4158675309&x=1",  # a URL query value
+        "see page.cgi?id=7&fax=415-867-5309",
+        "hotel=415-867-5309",  # a longer key
+        "id=415-867-5309",  # no phone key at all
+    ):
+        assert found(other) == [], other
+
+
+def test_quoted_printable_dots_stay_inside_an_address():
+    text = 'href=3D"mailto:ann=2Elee@mailhost=2Enet?subject=3Dstop">'
+    assert found(text) == [("email", "ann=2Elee@mailhost=2Enet")]
+    assert found("write to user@example=2Ecom)") == []  # still an example domain
+    assert found("dots only =2E=2E@host=2Enet") == []  # no local part
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("Mail bob.smith+news@mail.co.uk.", "bob.smith+news@mail.co.uk"),
@@ -280,7 +340,8 @@ PII_VALUES = st.one_of(
     ibans().map(grouped),
     st.sampled_from(
         ["bob@corp.io", "+44 20 7946 0958", "(415) 867-5309", "81.2.69.160", "2a00:1450::200e",
-         "536-22-1234"]
+         "536-22-1234", "1-888-GET-PAID", "(877) 726-LAMP", "1 - 8 8 8 - 4 1 2 - 7 7 0 3",
+         "ann=2Elee@mailhost=2Enet"]
     ),
 )  # fmt: skip
 
