@@ -115,8 +115,9 @@ _MSGID_HEADERS = ("message-id:", "in-reply-to:", "references:", "content-id:")
 
 # Words right before a number that say what it is. Windows are short so a word a sentence away
 # does not count.
+# (not after "<": "<PHONE>" is a redaction placeholder, not prose about a number)
 _PHONE_WORDS = re.compile(
-    r"(?i)\b(?:tel(?:ephone|efon)?|phone|fax|call(?:ing)?|mobile|cell|ph|mob|dial|whatsapp|"
+    r"(?i)(?<!<)\b(?:tel(?:ephone|efon)?|phone|fax|call(?:ing)?|mobile|cell|ph|mob|dial|whatsapp|"
     r"hotline|contact|sms|gsm|"
     # the verbs and nouns prose uses for a number to ring: "reached at", "Ring 40 16 09 32",
     # "the desk answers at", "bookings on", "text us at"
@@ -158,18 +159,19 @@ def find_pii(text: str, params: PiiParams = DEFAULT_PARAMS) -> list[PiiSpan]:
     kinds = params.kinds
     spans = _emails(text, params) if "email" in kinds and "@" in text else []
     taken = spans[:]  # numbers inside an email (12345@qq.com) belong to the email
-    found: list[PiiSpan] = []
+    # a spelled toll-free number ends the digit run before it ("... 0958 1 (877) 726-LAMP")
+    vanity = _vanity(text) if "phone" in kinds else []
+    found = vanity[:]
     for m in _SCAN.finditer(text):
         if m.lastgroup == "ipv4":
             found.extend(_ipv4(text, m, params))
         elif m.lastgroup == "iban":
             found.extend(_iban(m))
         else:
-            found.extend(_numbers(text, m, params))
+            stops = [v.start for v in vanity if m.start() <= v.start < m.end()]
+            found.extend(_numbers(text, m, params, min(stops, default=m.end())))
     if "ipv6" in kinds and _IPV6_GATE.search(text):
         found.extend(_ipv6(text, params))
-    if "phone" in kinds:
-        found.extend(_vanity(text))
     # overlaps: the longer of two spans that start together wins, then the earlier one
     # ("::ffff:81.2.69.160" is one IPv6 address, not also an IPv4 one)
     end = 0
@@ -295,20 +297,20 @@ def _iban(m: re.Match[str]) -> list[PiiSpan]:
 _MAX_GROUPS = 7  # no phone or card is printed in more groups than this
 
 
-def _numbers(text: str, m: re.Match[str], params: PiiParams) -> list[PiiSpan]:
+def _numbers(text: str, m: re.Match[str], params: PiiParams, end: int) -> list[PiiSpan]:
     """The PII numbers in one digit run, longest first from the left.
 
     A run can hold several numbers ("1-866-522-8575 24hrs", "0171 1234567 / 089 123456"), so
     when the whole run is nothing, shorter runs of its digit groups are tried. A date's groups,
-    an IPv4 address and a separator like " / " end a number.
+    an IPv4 address and a separator like " / " end a number; the run is read up to ``end``.
     """
-    base, run = m.start(), m.group()
+    base, run = m.start(), text[m.start() : end]
     if text[base - 1 : base] == "=" and not _KEY_PHONE.search(text, max(0, base - 12), base):
         return []
     dates = [(base + d.start(), base + d.end()) for d in ck.DATE_IN_RUN.finditer(run)]
     out: list[PiiSpan] = []
     if run.count(".") >= 3:  # an address after a phone: "+44 20 7946 0958  81.2.69.160"
-        for ip in _IPV4.finditer(text, base, m.end()):
+        for ip in _IPV4.finditer(text, base, end):
             out += _ipv4(text, ip, params)
             dates.append(ip.span())
     piece: list[tuple[int, int]] = []
@@ -318,6 +320,8 @@ def _numbers(text: str, m: re.Match[str], params: PiiParams) -> list[PiiSpan]:
             out.extend(_split_piece(text, piece, params))
             piece = []
             continue
+        if piece and b - a < 3 and text[b : b + 1].isalpha():
+            break  # "0958 2a00:...", "1234 3rd": a short group running into letters starts a word
         if piece and _ends_number(text[piece[-1][1] : a]):
             out.extend(_split_piece(text, piece, params))
             piece = []
@@ -373,27 +377,39 @@ def _spaced_out(
         j = i
         while j < len(groups) and groups[j][1] - groups[j][0] == 1:
             j += 1
-        if j - i >= 7:
-            seps = [text[groups[k][1] : groups[k + 1][0]] for k in range(i, j - 1)]
-            lengths, outer = [1], []
-            for sep in seps:
-                if sep == " ":
-                    lengths[-1] += 1
-                else:
-                    lengths.append(1)
-                    outer.append(sep)
-            start, end = groups[i][0], groups[j - 1][1]
-            lead = text[start - 1 : start] if text[start - 1 : start] in ("+", "(") else ""
-            digits = "".join(text[a:b] for a, b in groups[i:j])
-            glued = start > 0 and text[start - 1].isalpha()
-            if (
-                len(lengths) >= 2
-                and max(lengths) >= 3
-                and _phone_shape(digits, lengths, outer, lead, glued)
-            ):
-                example = params.allow_examples and _phone_is_example(digits, lengths)
-                return i, j, _span(start - len(lead), end, "phone", params, example)
+        # the run may start with other single digits ("... 0958 1 1 - 8 8 8 - 4 1 2 - 7 7 0 3"):
+        # each start is tried, leftmost first
+        for start_at in range(i, j - 6):
+            found = _spaced_phone(text, groups, start_at, j, params)
+            if found is not None:
+                return start_at, j, found
         i = j + 1
+    return None
+
+
+def _spaced_phone(
+    text: str, groups: list[tuple[int, int]], i: int, j: int, params: PiiParams
+) -> PiiSpan | None:
+    """The single-digit groups ``groups[i:j]`` as one spaced-out phone number, or None."""
+    seps = [text[groups[k][1] : groups[k + 1][0]] for k in range(i, j - 1)]
+    lengths, outer = [1], []
+    for sep in seps:
+        if sep == " ":
+            lengths[-1] += 1
+        else:
+            lengths.append(1)
+            outer.append(sep)
+    start, end = groups[i][0], groups[j - 1][1]
+    lead = text[start - 1 : start] if text[start - 1 : start] in ("+", "(") else ""
+    digits = "".join(text[a:b] for a, b in groups[i:j])
+    glued = start > 0 and text[start - 1].isalpha()
+    if (
+        len(lengths) >= 2
+        and max(lengths) >= 3
+        and _phone_shape(digits, lengths, outer, lead, glued)
+    ):
+        example = params.allow_examples and _phone_is_example(digits, lengths)
+        return _span(start - len(lead), end, "phone", params, example)
     return None
 
 
@@ -476,7 +492,7 @@ def _classify(
             example = params.allow_examples and digits in ck.EXAMPLE_SSNS
             return _span(start, end, "ssn", params, example)
     if mode == "context":
-        phone = not glued and 7 <= n <= 15 and _PHONE_WORDS.search(before) is not None
+        phone = not glued and 7 <= n <= 15 and _phone_words_before(text, start)
     else:
         phone = _phone_shape(digits, lengths, seps, lead, glued or hyphened)
     if not phone:
@@ -485,12 +501,18 @@ def _classify(
     return _span(start, end, "phone", params, example)
 
 
+def _phone_words_before(text: str, start: int) -> bool:
+    # searched in place, not in a slice: a word cut by the window's edge ("...PHONE>" of a
+    # placeholder) must not read as "ph"
+    return _PHONE_WORDS.search(text, max(0, start - _CONTEXT), start) is not None
+
+
 def _bare_ssn(text: str, start: int, end: int, before: str) -> bool:
     """Nine digits alone: no digits or letters right next to them, no other label before."""
     if _DIGIT_AFTER.match(text, end) or _DIGIT_BEFORE.search(text, max(0, start - 4), start):
         return False
     # "call 512366311": the words say phone
-    return _BARE_LABEL.search(before) is None and _PHONE_WORDS.search(before) is None
+    return _BARE_LABEL.search(before) is None and not _phone_words_before(text, start)
 
 
 def _span(start: int, end: int, kind: str, params: PiiParams, example: bool) -> PiiSpan:
@@ -505,8 +527,9 @@ def _card(
     if ck.luhn_ok(digits) and ck.card_issuer_ok(digits):
         example = params.allow_examples and digits in ck.TEST_CARDS
         return _span(start, end, "credit_card", params, example)
-    # printed like a card (4-4-4-4) but not one: no part of it is a phone either
-    return PiiSpan(start, end, _NOT_PII) if len(groups) >= 4 else None
+    # printed like a card (4-4-4-4) but not one: no part of it is a phone either. A short last
+    # block may be the next number ("4000 0000 0000 0002 1 (877) ..."): fewer blocks are tried.
+    return PiiSpan(start, end, _NOT_PII) if len(groups) >= 4 and len(groups[-1]) == 4 else None
 
 
 def _phone_shape(digits: str, lengths: list[int], seps: list[str], lead: str, glued: bool) -> bool:
