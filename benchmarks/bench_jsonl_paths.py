@@ -1,7 +1,11 @@
-"""What Spark 3.5's JSONL path costs: the reader with VARIANT and with the Python parse, side by
-side on one Spark 4 session (the Python path is the one Spark 3.5 takes; here it is forced).
+"""What our JSONL reader costs beside Spark's own JSON reader, and what Spark 3.5's path costs:
+on one Spark 4 session, side by side over the same file, ``read_documents`` with VARIANT (the
+Spark 4 path) and with the Python parse (the path Spark 3.5 takes; here it is forced), and
+``spark.read.json`` in PERMISSIVE mode with a corrupt-record column (the guarantee closest to
+ours: a bad line becomes a row, not an error), once inferring the schema (a pass over the file,
+as our schema pass is) and once given the schema it inferred.
 
-    .venv/bin/python benchmarks/bench_jsonl_paths.py --docs 20000 --reps 2
+    .venv/bin/python benchmarks/bench_jsonl_paths.py --docs 20000 --reps 3
 
 Each timing is ``read_documents(...)`` end to end (schema pass and main pass) written to Spark's
 ``noop`` sink, over the same plain JSONL file; the two paths alternate. Results:
@@ -49,12 +53,31 @@ def main() -> None:
     size = write_corpus(tmp / "in.jsonl", args.docs)
     cfg = InputConfig(path=str(tmp / "in.jsonl"))
     real = jsonl.has_variant
-    times: dict[str, list[float]] = {"variant": [], "python": []}
+    path = str(tmp / "in.jsonl")
+    inferred = spark.read.json(path).schema.add("_corrupt_record", "string")
+
+    def spark_json(schema):
+        reader = spark.read.option("mode", "PERMISSIVE")
+        reader = reader.option("columnNameOfCorruptRecord", "_corrupt_record")
+        return (reader.schema(schema) if schema else reader).json(path)
+
+    times: dict[str, list[float]] = {
+        "variant": [],
+        "python": [],
+        "spark_json_inferred": [],
+        "spark_json_schema": [],
+    }
     for _ in range(args.reps):
-        for name in ("variant", "python"):
-            jsonl.has_variant = real if name == "variant" else (lambda s: False)
+        for name in times:
+            jsonl.has_variant = real if name != "python" else (lambda s: False)
             t0 = time.monotonic()
-            read_documents(spark, cfg).write.format("noop").mode("overwrite").save()
+            if name == "spark_json_inferred":
+                df = spark_json(None)
+            elif name == "spark_json_schema":
+                df = spark_json(inferred)
+            else:
+                df = read_documents(spark, cfg)
+            df.write.format("noop").mode("overwrite").save()
             times[name].append(round(time.monotonic() - t0, 2))
     jsonl.has_variant = real
     result = {
@@ -63,6 +86,12 @@ def main() -> None:
         "bytes": size,
         "seconds": times,
         "python_over_variant": round(min(times["python"]) / min(times["variant"]), 2),
+        "variant_over_spark_json_inferred": round(
+            min(times["variant"]) / min(times["spark_json_inferred"]), 2
+        ),
+        "variant_over_spark_json_schema": round(
+            min(times["variant"]) / min(times["spark_json_schema"]), 2
+        ),
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
     out = ROOT / "benchmarks" / "results" / "bench_jsonl_paths.json"
