@@ -527,9 +527,8 @@ def _card(
     if ck.luhn_ok(digits) and ck.card_issuer_ok(digits):
         example = params.allow_examples and digits in ck.TEST_CARDS
         return _span(start, end, "credit_card", params, example)
-    # printed like a card (4-4-4-4) but not one: no part of it is a phone either. A short last
-    # block may be the next number ("4000 0000 0000 0002 1 (877) ..."): fewer blocks are tried.
-    return PiiSpan(start, end, _NOT_PII) if len(groups) >= 4 and len(groups[-1]) == 4 else None
+    # printed like a card (4-4-4-4) but not one: no part of it is a phone either
+    return PiiSpan(start, end, _NOT_PII) if len(groups) >= 4 else None
 
 
 def _phone_shape(digits: str, lengths: list[int], seps: list[str], lead: str, glued: bool) -> bool:
