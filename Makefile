@@ -35,7 +35,7 @@ run: $(STAMP)
 # --no-loadscope-reorder keeps that order: xdist would hand out the files with most tests
 # first, and the slowest files (one long test each) came last and made the run's tail.
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 4 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/pytest -q -p no:cacheprovider -n 4 --dist loadgroup --no-loadscope-reorder --durations=15
 
 # The Airflow tests again on Airflow 2.11 (its own venv), which `make test` skips for time.
 test-airflow2: $(STAMP)
