@@ -130,9 +130,8 @@ def test_install_leaves_the_runtimes_pyspark_and_runs_the_demo(spark, installed_
         )
     )
     assert facts["pyspark"] == RUNTIME_PYSPARK, facts  # the runtime's Spark stays as it was
-    assert facts["curation"].startswith(str(installed_venv)), (
-        facts
-    )  # the wheel's, not this checkout
+    # the wheel's curation, not this checkout's
+    assert facts["curation"].startswith(str(installed_venv)), facts
     assert facts["trains"], "the `fasttext` module is a predict-only build"
     assert facts["absent"] == [], facts
 
