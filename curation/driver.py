@@ -359,13 +359,18 @@ class Pipeline:
         )
 
     def _commit_table(self, name: str, rows: DataFrame, run_id: str) -> None:
-        """Append ``rows`` to a result table, once per run however often the run is resumed."""
+        """Append ``rows`` to a result table, once per run however often the run is resumed.
+
+        A recipe may gain or lose stages between runs into one root: `documents` and `rejected`
+        then gain the new signal columns (null in earlier rows), and a dropped stage's columns
+        are null in this run's rows. `stats` and `dedup_index` keep their fixed schemas."""
         self.store.write(
             rows,
             self.layout.table(name),
             app_id=app_id(run_id),
             txn_version=1,
             metadata={"run_id": run_id, "stage": name},
+            add_columns=name in (DOCUMENTS, REJECTED),
         )
 
     # -- bookkeeping -------------------------------------------------------------------------

@@ -124,12 +124,20 @@ def with_moved_rows(
         .withColumn(C.DROP_STAGE, F.lit(READ_STAGE))
         .withColumn(C.DROP_REASON, F.lit(REASON_REPLACED))
     )
-    # The rejected table's columns (documents' plus dup_of); a missing one is null.
+    # The rejected table's columns (documents' plus dup_of); a missing one is null. Columns of
+    # a stage this recipe no longer runs stay with the moved rows (null in this run's rows).
     aligned = [
-        F.col(f.name) if f.name in moved.columns else F.lit(None).cast(f.dataType).alias(f.name)
+        F.col(_quoted(f.name))
+        if f.name in moved.columns
+        else F.lit(None).cast(f.dataType).alias(f.name)
         for f in rejected.schema.fields
     ]
-    return rejected.unionByName(moved.select(*aligned))
+    aligned += [F.col(_quoted(c)) for c in moved.columns if c not in rejected.columns]
+    return rejected.unionByName(moved.select(*aligned), allowMissingColumns=True)
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def delete_superseded(

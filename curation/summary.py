@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 from pyspark.sql import functions as F
 
@@ -65,7 +66,9 @@ class ArrowTables:
         return is_delta_table(self._layout.table(name), self._options)
 
     def rows(self, name: str, doc_id: str | None = None) -> list[dict]:
-        where = ds.field(C.ID) == doc_id if doc_id is not None else None
+        # Files delta-rs rewrote (the merge that deletes replaced documents) store strings as
+        # string_view, which pyarrow's filter cannot compare with a string: compare as string.
+        where = ds.field(C.ID).cast(pa.string()) == doc_id if doc_id is not None else None
         return read_arrow(self._layout.table(name), where, self._options).to_pylist()
 
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -38,6 +38,7 @@ from curation.delta.schema import (
     check_column_names,
     check_file_schema,
     loose_type,
+    merged_schema,
     schema_mismatches,
     spark_schema_from_delta,
 )
@@ -166,6 +167,7 @@ class RustDeltaStore(DeltaStore):
         txn_version: int | None = None,
         metadata: dict[str, str] | None = None,
         overwrite_schema: bool = False,
+        add_columns: bool = False,
     ) -> int | None:
         user_metadata = check_write_args(mode, app_id, txn_version, metadata)
         loc = self._loc(path)
@@ -179,7 +181,11 @@ class RustDeltaStore(DeltaStore):
             check_writable(table, loc.shown, mode)
             if _already_committed(table, app_id, txn_version):
                 return None  # cheap retry: no Spark job at all
-            if not (mode == "overwrite" and overwrite_schema):
+            if mode == "append" and add_columns:
+                table_schema = spark_schema_from_delta(table.schema().to_json())
+                schema = merged_schema(table_schema, data_schema, loc.shown)
+                df = df.select(*[_column_or_null(df, f) for f in schema])
+            elif not (mode == "overwrite" and overwrite_schema):
                 schema = _table_schema_for_write(table, data_schema, loc.shown)
                 # Files get the table's column order, whatever order the DataFrame had.
                 df = df.select(*[F.col(_quote(f.name)) for f in schema])
@@ -190,6 +196,8 @@ class RustDeltaStore(DeltaStore):
             written = self._data_files(folder, schema, returned)
             # Empty partitions still produce a file with only a footer: no reason to log it.
             files = [f for f in written if f.num_records > 0]
+            if table is not None and add_columns:
+                self._add_columns(loc, schema)
             version = self._commit(
                 loc, table, files, mode, schema, app_id, txn_version, user_metadata
             )
@@ -203,6 +211,17 @@ class RustDeltaStore(DeltaStore):
         for empty in (f for f in written if f.num_records == 0 and files):
             _delete_quietly(loc.child(empty.path), is_file=True)
         return version
+
+    def _add_columns(self, loc: Location, schema: T.StructType) -> None:
+        """Add the columns of ``schema`` the table lacks, in a commit of their own before the
+        append's: a crash in between leaves null columns, which the resumed append fills."""
+        from deltalake import Schema
+
+        table = self._open(loc)
+        known = {f.name for f in spark_schema_from_delta(table.schema().to_json())}
+        new = T.StructType([f for f in schema if f.name not in known])
+        if new.fields:
+            table.alter.add_columns(Schema.from_json(new.json()).fields)
 
     def delete_matching(
         self, path: str, keys: DataFrame, *, metadata: dict[str, str] | None = None
@@ -464,6 +483,12 @@ def _sql_name(name: str) -> str:
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def _column_or_null(df: DataFrame, field: T.StructField) -> Column:
+    if field.name in df.columns:
+        return F.col(_quote(field.name))
+    return F.lit(None).cast(field.dataType).alias(field.name)
 
 
 def _table_schema_for_write(table: Any, data: T.StructType, where: str) -> T.StructType:

@@ -120,6 +120,29 @@ def schema_mismatches(table: T.StructType, data: T.StructType) -> list[str]:
     return problems
 
 
+def merged_schema(table: T.StructType, data: T.StructType, where: str) -> T.StructType:
+    """Delta's schema merge for an append (``mergeSchema``): the table's columns, then the
+    data's new ones, added as nullable. A column both have keeps one type; a column the data
+    lacks must be nullable (the new rows hold null there)."""
+    data_fields = {f.name: f for f in data}
+    problems = []
+    for field in table:
+        got = data_fields.get(field.name)
+        if got is None:
+            if not field.nullable:
+                problems.append(f"column '{field.name}' is NOT NULL in the table and missing")
+        elif loose_type(field.dataType) != loose_type(got.dataType):
+            problems.append(
+                f"column '{field.name}' is {loose_type(field.dataType).simpleString()} in the "
+                f"table but {loose_type(got.dataType).simpleString()} in the data"
+            )
+    if problems:
+        raise DeltaError(f"the data cannot be appended to {where}: " + "; ".join(problems))
+    known = {f.name for f in table}
+    added = [T.StructField(f.name, f.dataType, True) for f in data if f.name not in known]
+    return T.StructType([*table.fields, *added])
+
+
 def check_file_schema(table: T.StructType, parquet_schema: pq.ParquetSchema, where: str) -> None:
     """Refuse a data file whose columns do not match the table (by name and type)."""
     int96 = [

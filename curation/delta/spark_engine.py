@@ -7,7 +7,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from curation.delta.schema import schema_mismatches
+from curation.delta.schema import merged_schema, schema_mismatches
 from curation.delta.store import (
     DeltaStore,
     Mode,
@@ -60,6 +60,7 @@ class SparkDeltaStore(DeltaStore):
         txn_version: int | None = None,
         metadata: dict[str, str] | None = None,
         overwrite_schema: bool = False,
+        add_columns: bool = False,
     ) -> int | None:
         from pyspark.errors import AnalysisException
 
@@ -70,7 +71,10 @@ class SparkDeltaStore(DeltaStore):
             recorded = self.txn_version(path, app_id)
             if recorded is not None and txn_version <= recorded:
                 return None
-        if existed and not (mode == "overwrite" and overwrite_schema):
+        merge = mode == "append" and add_columns
+        if existed and merge:
+            merged_schema(self.read(path).schema, df.schema, path)  # refuses what cannot merge
+        elif existed and not (mode == "overwrite" and overwrite_schema):
             table_schema = self.read(path).schema
             problems = schema_mismatches(table_schema, df.schema)
             if problems:
@@ -85,6 +89,8 @@ class SparkDeltaStore(DeltaStore):
             writer = writer.option("userMetadata", user_metadata)
         if mode == "overwrite" and overwrite_schema:
             writer = writer.option("overwriteSchema", "true")
+        if merge:
+            writer = writer.option("mergeSchema", "true")
         try:
             if is_table_name(path):
                 # Creates a managed table in the catalog when absent, appends (or overwrites)

@@ -49,13 +49,16 @@ class DeltaStore(ABC):
         txn_version: int | None = None,
         metadata: dict[str, str] | None = None,
         overwrite_schema: bool = False,
+        add_columns: bool = False,
     ) -> int | None:
         """Commit ``df`` in one transaction; the new version, or None when already committed.
 
         With ``app_id`` and ``txn_version``, a write whose version is not above the one recorded
         for ``app_id`` is skipped (a retried job does not duplicate rows). The table is created
         when absent. ``metadata`` lands in the commit's userMetadata. An overwrite keeps the
-        table's schema unless ``overwrite_schema``.
+        table's schema unless ``overwrite_schema``. An append must match the table's columns
+        unless ``add_columns``: then it merges schemas as Delta's ``mergeSchema`` does (columns
+        new to the table are added, nullable; nullable columns it lacks are null in its rows).
         """
 
     @abstractmethod

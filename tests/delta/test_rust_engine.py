@@ -189,6 +189,26 @@ def test_overwrite_schema_needs_consent(spark, store, tmp_path):
     assert [f.name for f in store.read(str(path), version=0).schema] == ["id", "n"]
 
 
+def test_append_with_add_columns_merges_schemas_as_delta_does(spark, store, tmp_path):
+    path = str(tmp_path / "t")
+    store.write(small(spark, "a"), path)
+    wider = small(spark, "bb").withColumn("lang", F.lit("en"))
+    with pytest.raises(DeltaError, match="column 'lang' \\(string\\) is not in the table"):
+        store.write(wider, path)
+    # New columns are added (null in earlier rows); a column the data lacks is null in its rows.
+    store.write(wider, path, add_columns=True, app_id="app", txn_version=1)
+    store.write(wider, path, add_columns=True, app_id="app", txn_version=1)  # a retry: no-op
+    store.write(spark.createDataFrame([("ccc",)], "id string"), path, add_columns=True)
+    rows = sorted(map(tuple, store.read(path).collect()), key=repr)
+    assert rows == [("a", 1, None), ("bb", 2, "en"), ("ccc", None, None)]
+    assert [f.name for f in store.read(path).schema] == ["id", "n", "lang"]
+    assert [f.name for f in store.read(path, version=0).schema] == ["id", "n"]
+    assert ids_at(Path(path)) == ["a", "bb", "ccc"]  # valid Delta for delta-rs too
+    # One type per column, still.
+    with pytest.raises(DeltaError, match="column 'n' is bigint in the table but string"):
+        store.write(small(spark, "d").withColumn("n", F.lit("x")), path, add_columns=True)
+
+
 def test_append_accepts_reordered_columns(spark, store, tmp_path):
     path = tmp_path / "t"
     store.write(small(spark, "a"), str(path))

@@ -243,3 +243,44 @@ def test_replace_resumes_exactly_after_a_crash_between_its_final_commits(
     result, store = run(spark, second, out, "r2", **cfg)
     assert result.resumed_segments == 3
     assert_replaced(store, out, p)
+
+
+# -- a recipe that gains and loses stages between runs into one root ----------------------------
+
+
+def test_a_stage_added_then_removed_between_runs_into_one_root(
+    spark, shared_data, tmp_path, run_cli
+):
+    """Run 1 without pii, run 2 with it, run 3 without, each on new ids: every run commits;
+    documents and rejected gain pii's columns at run 2 (null in run 1's rows) and run 3's rows
+    hold nulls there, as Delta's schema merge does; stats and explain read the mixed table."""
+    paras = paragraphs(shared_data, 9)
+    out = str(tmp_path / "out")
+    length = {"kind": "length", "min_words": 20}
+    recipes = [[length], [length, {"kind": "pii"}], [length]]
+    for k, stages in enumerate(recipes):
+        rows = [(f"r{k}-{i}", paras[3 * k + i] + " Mail jane.doe@mailbox.org.") for i in range(3)]
+        rows.append((f"r{k}-short", "too short"))
+        if k == 2:  # and a new version of a document run 1 kept with pii's columns
+            rows.append(("r1-0", paras[0] + " " + paras[1]))
+        path = write_jsonl(tmp_path / f"run{k}.jsonl", rows)
+        result, store = run(spark, path, out, f"run{k}", stages, existing_ids="replace")
+        assert (result.rows_kept, result.rows_rejected) == (3 + (k == 2), 1)
+    docs = {r.id: r.pii_email for r in table(store, out, "documents").collect()}
+    assert docs == {
+        **{f"r0-{i}": None for i in range(3)},
+        **{f"r1-{i}": 1 for i in (1, 2)},
+        **{f"r2-{i}": None for i in range(3)},
+        "r1-0": None,  # run 3's version: no pii stage
+    }
+    rejected = table(store, out, "rejected")
+    assert rejected.count() == 4
+    # The replaced version moved out with the signals pii gave it in run 2 (run id run1).
+    (moved,) = rejected.where("drop_reason = 'read:replaced'").collect()
+    assert (moved.id, moved.run_id, moved.pii_email) == ("r1-0", "run1", 1)
+    assert_unique_ids(store, out)
+    stats = run_cli("stats", out, "--run-id", "run2")
+    assert stats.returncode == 0 and "TOTAL" in stats.stdout, stats.stderr[-2000:]
+    for doc_id in ("r0-0", "r1-0"):
+        explained = run_cli("explain", out, "--id", doc_id)
+        assert explained.returncode == 0 and "KEPT" in explained.stdout, explained.stderr[-2000:]
