@@ -37,10 +37,12 @@ from curation.delta.rust_table import (
 from curation.delta.schema import (
     check_column_names,
     check_file_schema,
+    check_non_nullable,
     loose_type,
     merged_schema,
     schema_mismatches,
     spark_schema_from_delta,
+    table_schema_for_write,
 )
 from curation.delta.store import (
     DeltaStore,
@@ -116,7 +118,7 @@ class RustDeltaStore(DeltaStore):
         loc = self._loc(path)
         table = self._open(loc, version)
         check_readable(table, loc.shown)
-        schema = spark_schema_from_delta(table.schema().to_json())
+        schema = _schema_of(table)
         actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
         if not actions:
             return self.spark.createDataFrame([], schema)
@@ -182,11 +184,10 @@ class RustDeltaStore(DeltaStore):
             if _already_committed(table, app_id, txn_version):
                 return None  # cheap retry: no Spark job at all
             if mode == "append" and add_columns:
-                table_schema = spark_schema_from_delta(table.schema().to_json())
-                schema = merged_schema(table_schema, data_schema, loc.shown)
+                schema = merged_schema(_schema_of(table), data_schema, loc.shown)
                 df = df.select(*[_column_or_null(df, f) for f in schema])
             elif not (mode == "overwrite" and overwrite_schema):
-                schema = _table_schema_for_write(table, data_schema, loc.shown)
+                schema = table_schema_for_write(_schema_of(table), data_schema, loc.shown)
                 # Files get the table's column order, whatever order the DataFrame had.
                 df = df.select(*[F.col(_quote(f.name)) for f in schema])
         folder = loc.child(_fresh_folder_name())
@@ -218,7 +219,7 @@ class RustDeltaStore(DeltaStore):
         from deltalake import Schema
 
         table = self._open(loc)
-        known = {f.name for f in spark_schema_from_delta(table.schema().to_json())}
+        known = {f.name for f in _schema_of(table)}
         new = T.StructType([f for f in schema if f.name not in known])
         if new.fields:
             table.alter.add_columns(Schema.from_json(new.json()).fields)
@@ -234,7 +235,7 @@ class RustDeltaStore(DeltaStore):
             return None
         table = self._open(loc)
         check_writable(table, loc.shown, "append")
-        columns = {f.name for f in spark_schema_from_delta(table.schema().to_json())}
+        columns = {f.name for f in _schema_of(table)}
         unknown = [c for c in keys.columns if c not in columns]
         if not keys.columns or unknown:
             raise DeltaError(
@@ -303,7 +304,7 @@ class RustDeltaStore(DeltaStore):
                 parquet = pq.ParquetFile(handle)
                 check_file_schema(schema, parquet.schema, where)
                 stats = parquet_stats(parquet.metadata, parquet.schema_arrow)
-            _check_non_nullable(schema, stats, where)
+            check_non_nullable(schema, stats, where)
             mtime = info.mtime_ns // 1_000_000 if info.mtime_ns else int(time.time() * 1000)
             return DataFile(
                 path=f"{folder_name}/{relative}",
@@ -366,7 +367,7 @@ class RustDeltaStore(DeltaStore):
                         ) from err
                     table = self._open(loc)
                     check_writable(table, loc.shown, mode)
-                    schema = _table_schema_for_write(table, schema, loc.shown)
+                    schema = table_schema_for_write(_schema_of(table), schema, loc.shown)
                     delta_schema = Schema.from_json(schema.json())
                     if _already_committed(table, app_id, txn_version):
                         return None
@@ -378,9 +379,7 @@ class RustDeltaStore(DeltaStore):
                     return None
                 # delta-rs ignores the schema of an append: our files must fit the table as it
                 # is now, even if another writer replaced its schema meanwhile.
-                changed = schema_mismatches(
-                    spark_schema_from_delta(table.schema().to_json()), schema
-                )
+                changed = schema_mismatches(_schema_of(table), schema)
                 if changed:
                     raise CommitConflictError(
                         f"another writer changed the schema of {loc.shown} while this append "
@@ -481,6 +480,10 @@ def _sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _schema_of(table: Any) -> T.StructType:
+    return spark_schema_from_delta(table.schema().to_json())
+
+
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -489,31 +492,3 @@ def _column_or_null(df: DataFrame, field: T.StructField) -> Column:
     if field.name in df.columns:
         return F.col(_quote(field.name))
     return F.lit(None).cast(field.dataType).alias(field.name)
-
-
-def _table_schema_for_write(table: Any, data: T.StructType, where: str) -> T.StructType:
-    """The table's schema, after checking ``data`` fits it by column name and type."""
-    schema = spark_schema_from_delta(table.schema().to_json())
-    problems = schema_mismatches(schema, data)
-    if problems:
-        raise DeltaError(
-            f"the data does not match the schema of {where}: "
-            + "; ".join(problems)
-            + ". Select and cast the columns to the table's schema, or overwrite with "
-            "overwrite_schema=True to replace it."
-        )
-    return schema
-
-
-def _check_non_nullable(schema: T.StructType, stats: dict[str, Any], where: str) -> None:
-    """NOT NULL columns of an existing table: the footer's null counts must prove no nulls."""
-    for field in schema:
-        if field.nullable or isinstance(field.dataType, (T.StructType, T.ArrayType, T.MapType)):
-            continue
-        count = stats["nullCount"].get(field.name)
-        if count != 0:
-            found = "an unknown number of" if count is None else str(count)
-            raise DeltaError(
-                f"{where} has {found} nulls in column '{field.name}', which the table "
-                "declares NOT NULL"
-            )

@@ -7,6 +7,7 @@ compared on column names and types only (see ``loose_type``).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -120,6 +121,19 @@ def schema_mismatches(table: T.StructType, data: T.StructType) -> list[str]:
     return problems
 
 
+def table_schema_for_write(table: T.StructType, data: T.StructType, where: str) -> T.StructType:
+    """The table's schema, after checking ``data`` fits it by column name and type."""
+    problems = schema_mismatches(table, data)
+    if problems:
+        raise DeltaError(
+            f"the data does not match the schema of {where}: "
+            + "; ".join(problems)
+            + ". Select and cast the columns to the table's schema, or overwrite with "
+            "overwrite_schema=True to replace it."
+        )
+    return table
+
+
 def merged_schema(table: T.StructType, data: T.StructType, where: str) -> T.StructType:
     """Delta's schema merge for an append (``mergeSchema``): the table's columns, then the
     data's new ones, added as nullable. A column both have keeps one type; a column the data
@@ -173,3 +187,17 @@ def check_column_names(schema: T.StructType, where: str) -> None:
             f"cannot write to {where}: column names must be unique ignoring case (Delta "
             f"matches them that way); duplicates: {', '.join(dupes)}"
         )
+
+
+def check_non_nullable(schema: T.StructType, stats: dict[str, Any], where: str) -> None:
+    """NOT NULL columns of an existing table: the footer's null counts must prove no nulls."""
+    for field in schema:
+        if field.nullable or isinstance(field.dataType, (T.StructType, T.ArrayType, T.MapType)):
+            continue
+        count = stats["nullCount"].get(field.name)
+        if count != 0:
+            found = "an unknown number of" if count is None else str(count)
+            raise DeltaError(
+                f"{where} has {found} nulls in column '{field.name}', which the table "
+                "declares NOT NULL"
+            )
