@@ -1,4 +1,5 @@
-"""Spark, Arrow and Delta schemas: type mapping, and the checks that data fits a table.
+"""Spark, Arrow and Delta schemas: type mapping, the checks that data fits a table, and the
+merge of the two when an append may add columns.
 
 Delta's schemaString is Spark's StructType JSON; Parquet footers come as Arrow. Schemas are
 compared on column names and types only (see ``loose_type``).
