@@ -152,7 +152,11 @@ def merged_schema(table: T.StructType, data: T.StructType, where: str) -> T.Stru
                 f"table but {loose_type(got.dataType).simpleString()} in the data"
             )
     if problems:
-        raise DeltaError(f"the data cannot be appended to {where}: " + "; ".join(problems))
+        raise DeltaError(
+            f"the data cannot be appended to {where}: "
+            + "; ".join(problems)
+            + "; a table keeps its columns' types: write this recipe to a new output root"
+        )
     known = {f.name for f in table}
     added = [T.StructField(f.name, f.dataType, True) for f in data if f.name not in known]
     return T.StructType([*table.fields, *added])
