@@ -124,20 +124,9 @@ def with_moved_rows(
         .withColumn(C.DROP_STAGE, F.lit(READ_STAGE))
         .withColumn(C.DROP_REASON, F.lit(REASON_REPLACED))
     )
-    # The rejected table's columns (documents' plus dup_of); a missing one is null. Columns of
-    # a stage this recipe no longer runs stay with the moved rows (null in this run's rows).
-    aligned = [
-        F.col(_quoted(f.name))
-        if f.name in moved.columns
-        else F.lit(None).cast(f.dataType).alias(f.name)
-        for f in rejected.schema.fields
-    ]
-    aligned += [F.col(_quoted(c)) for c in moved.columns if c not in rejected.columns]
-    return rejected.unionByName(moved.select(*aligned), allowMissingColumns=True)
-
-
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+    # By name: a column either side lacks is null there (dup_of in moved rows; the columns of a
+    # stage this recipe no longer runs, which the moved rows keep, in this run's rows).
+    return rejected.unionByName(moved, allowMissingColumns=True)
 
 
 def delete_superseded(
