@@ -5,8 +5,7 @@
                                                               # NAME written, commit not yet made
 
 The library knows nothing of this: the kill comes through the driver's ``after_segment`` hook
-or by wrapping the rust engine's commit step in this process only. The run's progress lines go
-to stdout, as the CLI's do, so a test can see which segments a resumed run found committed.
+or by wrapping the rust engine's commit step in this process only.
 """
 
 from __future__ import annotations
@@ -39,12 +38,7 @@ def main(recipe: str, run_id: str, mode: str, where: str) -> None:
         RustDeltaStore._commit = dying_commit
     else:
         raise SystemExit(f"unknown mode {mode!r}")
-    run_pipeline(
-        load_config(recipe),
-        run_id=run_id,
-        progress=lambda line: print(line, flush=True),
-        after_segment=after_segment,
-    )
+    run_pipeline(load_config(recipe), run_id=run_id, after_segment=after_segment)
 
 
 if __name__ == "__main__":
