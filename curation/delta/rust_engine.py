@@ -179,12 +179,15 @@ class RustDeltaStore(DeltaStore):
         check_column_names(data_schema, loc.shown)
         table = self._open(loc) if self._exists(loc) else None
         schema = data_schema
+        adds_columns = False
         if table is not None:
             check_writable(table, loc.shown, mode)
             if _already_committed(table, app_id, txn_version):
                 return None  # cheap retry: no Spark job at all
             if mode == "append" and add_columns:
-                schema = merged_schema(_schema_of(table), data_schema, loc.shown)
+                known = _schema_of(table)
+                schema = merged_schema(known, data_schema, loc.shown)
+                adds_columns = len(schema) > len(known)
                 df = df.select(*[_column_or_null(df, f) for f in schema])
             elif not (mode == "overwrite" and overwrite_schema):
                 schema = table_schema_for_write(_schema_of(table), data_schema, loc.shown)
@@ -197,7 +200,7 @@ class RustDeltaStore(DeltaStore):
             written = self._data_files(folder, schema, returned)
             # Empty partitions still produce a file with only a footer: no reason to log it.
             files = [f for f in written if f.num_records > 0]
-            if table is not None and add_columns:
+            if adds_columns:  # most appends add none: no second open of the table
                 self._add_columns(loc, schema)
             version = self._commit(
                 loc, table, files, mode, schema, app_id, txn_version, user_metadata

@@ -7,7 +7,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from curation.delta.schema import merged_schema, schema_mismatches
+from curation.delta.schema import merged_schema, table_schema_for_write
 from curation.delta.store import (
     DeltaStore,
     Mode,
@@ -75,12 +75,7 @@ class SparkDeltaStore(DeltaStore):
         if existed and merge:
             merged_schema(self.read(path).schema, df.schema, path)  # refuses what cannot merge
         elif existed and not (mode == "overwrite" and overwrite_schema):
-            table_schema = self.read(path).schema
-            problems = schema_mismatches(table_schema, df.schema)
-            if problems:
-                raise DeltaError(
-                    f"the data does not match the schema of {path}: " + "; ".join(problems)
-                )
+            table_schema_for_write(self.read(path).schema, df.schema, path)  # refuses a misfit
         writer = df.write.format("delta").mode(mode)
         if app_id is not None:
             # delta-spark skips the write itself when this (app id, version) is recorded.
