@@ -134,7 +134,7 @@ def raw_batch(model, docs: list[str], k: int) -> None:
 
 def spark_run(spark, parquet: str, stage) -> None:
     df = spark.read.parquet(parquet)
-    decide(score(df, [stage]), [stage]).write.format("noop").mode("overwrite").save()
+    decide(score(df, [stage]), [stage])[0].write.format("noop").mode("overwrite").save()
 
 
 def measure(spark, name: str, model_path: str, stage, k: int, docs, parquet, repeat) -> dict:

@@ -288,7 +288,7 @@ def run_ours(spark, docs: list[dict]) -> dict[str, dict]:
         scored = score(df, [QualityStage(base)]).cache()
         for fam in families:
             cfg = QualityConfig(c4_line_filter={"enabled": rewrite}, **{**off, fam: {}})
-            decided = decide(scored, [QualityStage(cfg)])
+            decided, _ = decide(scored, [QualityStage(cfg)])
             extra = [F.col("text")] if fam == "c4" else [F.col("q_n_tokens"), F.col("q_word_count")]
             for row in decided.select("id", "drop_reason", *extra).collect():
                 rec = out[row["id"]]
