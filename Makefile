@@ -60,7 +60,7 @@ PEERS := .venv-peers
 $(PEERS)/.installed: | $(STAMP)
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/pip install -q --upgrade pip
-	$(PEERS)/bin/pip install -q 'datatrove==0.10.1' spacy regex 'pyspark>=3.5,<3.6' scipy rich pyarrow 'xxhash<4' tokenizers \
+	$(PEERS)/bin/pip install -q 'datatrove==0.10.1' spacy regex 'pyspark>=3.5,<3.6' scipy rich pyarrow 'xxhash<4' orjson tokenizers \
 	  tldextract pyahocorasick nltk 'presidio-analyzer==2.2.366' 'phonenumbers==9.0.43' 'Faker==40.63.0'
 	$(PEERS)/bin/pip install -q --no-deps 'text-dedup==0.3.1'
 	@touch $@

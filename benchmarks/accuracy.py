@@ -16,6 +16,8 @@ with what it scores. Every figure is over documents whose truth is known:
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -154,17 +156,43 @@ def removed_by_dedup(output: str | Path) -> set[str]:
     }
 
 
-def export_text(corpus: str | Path, out: str | Path) -> int:
-    """Write the corpus' id and text as Parquet for the peers; returns the row count."""
+def export_text(corpus: str | Path, out: str | Path, fmt: str = "parquet", files: int = 1) -> int:
+    """Write the corpus' id and text for the peers (and for our runs on other input formats)
+    as ``fmt`` (parquet or jsonl) in at least ``files`` files, one per worker, so that a peer
+    that shards by file keeps every worker busy; returns the row count. Written to a temporary
+    directory first, so an interrupted export is never taken for a finished one."""
     from deltalake import DeltaTable
 
     data = DeltaTable(str(corpus)).to_pyarrow_dataset()
-    ds.write_dataset(
-        data.scanner(columns=["id", "text"], batch_size=4096),
-        str(out),
-        format="parquet",
-        max_rows_per_file=50_000,
-        max_rows_per_group=10_000,
-        existing_data_behavior="overwrite_or_ignore",
-    )
-    return data.count_rows()
+    n = data.count_rows()
+    per_file = max(1, min(50_000, -(-n // files)))
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    batches = data.scanner(columns=["id", "text"], batch_size=4096)
+    if fmt == "parquet":
+        ds.write_dataset(
+            batches,
+            str(tmp),
+            format="parquet",
+            max_rows_per_file=per_file,
+            max_rows_per_group=min(10_000, per_file),
+        )
+    else:
+        tmp.mkdir(parents=True)
+        written, fh = 0, None
+        for batch in batches.to_batches():
+            for doc_id, text in zip(
+                batch.column("id").to_pylist(), batch.column("text").to_pylist(), strict=True
+            ):
+                if written % per_file == 0:
+                    if fh:
+                        fh.close()
+                    fh = (tmp / f"part-{written // per_file:05d}.jsonl").open("w", encoding="utf-8")
+                fh.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
+                written += 1
+        if fh:
+            fh.close()
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return n

@@ -13,9 +13,10 @@ One invocation:
 3. runs our stages with ``curation run`` as a user would, each in a fresh process (one Spark
    application, ``local[2]``), sampling peak memory of the driver, the JVM (driver and executors
    in local mode) and the Python workers: each stage alone (full mode, at the first size), the
-   near-duplicate stage alone and the whole default pipeline at every size;
+   near-duplicate stage alone (on the corpus as Delta, plain Parquet and JSONL: ``--formats``)
+   and the whole default pipeline at every size;
 4. runs the peers on the same corpus from the peer venv (.venv-peers): datatrove's four
-   heuristic filters, datatrove's MinHash pipeline, text-dedup 0.3.1's Spark MinHash script
+   heuristic filters, datatrove's MinHash pipeline (on the JSONL and the Parquet export, as ours), text-dedup 0.3.1's Spark MinHash script
    (full mode: its fixed 512 tasks make small runs slow), and Spark MLlib's MinHashLSH;
 5. runs the kernel benchmarks (quality signals vs datatrove, fastText in Spark vs raw predict,
    toxicity lexicon, MinHash signatures);
@@ -70,6 +71,16 @@ GENERATOR_SOURCES = (
     "curation/datasets/builtin_text.py",
     "curation/datasets/real_text.py",
 )
+
+
+# Input formats near dedup is run on (ours: each; datatrove's MinHash: JSONL and Parquet, its two
+# readers; our Delta and Parquet runs are compared with its Parquet run).
+FORMATS = ("delta", "jsonl", "parquet")
+
+
+def peer_format(fmt: str) -> str:
+    """The input the peers read for one of ours: JSONL for JSONL, Parquet otherwise."""
+    return "jsonl" if fmt == "jsonl" else "parquet"
 
 
 # Stages the demo recipe does not hold, run alone on the same corpus; each needs an input the
@@ -137,8 +148,10 @@ class Harness:
         name: str | None = None,
         peers: tuple[str, ...] | None = None,
         stages: tuple[str, ...] | None = None,
+        formats: tuple[str, ...] = FORMATS,
     ):
         self.mode_name, self.mode, self.sizes, self.skip = mode, MODES[mode], sizes, skip
+        self.formats = formats
         if stages is not None:
             self.mode = dataclasses.replace(self.mode, stages_alone=stages)
         self.peer_names = peers if peers is not None else self.mode.peers
@@ -213,6 +226,15 @@ class Harness:
             self.record(entry)
         return path
 
+    def exported(self, corpus: Path, fmt: str) -> Path:
+        """The corpus' id and text as plain ``fmt`` files (jsonl or parquet), one per core, cached
+        beside it: what the peers read, and our input for that format."""
+        path = WORK / f"{corpus.name}-{fmt}{CORES}"
+        if not path.is_dir():
+            print(f"== export {corpus.name} as {fmt} ({CORES} files)", flush=True)
+            acc.export_text(corpus, path, fmt, CORES)
+        return path
+
     def model(self, corpus: Path) -> Path:
         path = WORK / f"quality-{corpus.name}.bin"
         if not path.exists():
@@ -243,12 +265,15 @@ class Harness:
         n: int,
         nbytes: int,
         extra: dict | None = None,
+        fmt: str = "delta",
     ) -> dict:
-        """``extra``: more top-level recipe keys (``tokenizer``)."""
+        """``extra``: more top-level recipe keys (``tokenizer``); ``fmt``: read the corpus as
+        this format (its export for jsonl and parquet)."""
         out = WORK / "out" / what.replace(" ", "_")
         shutil.rmtree(out, ignore_errors=True)
+        source = corpus if fmt == "delta" else self.exported(corpus, fmt)
         cfg = {
-            "input": {"path": str(corpus), "format": "delta"},
+            "input": {"path": str(source), "format": fmt},
             "output": str(out),
             "spark": {"master": f"local[{CORES}]", "shuffle_partitions": 8, "ui": False},
             "stages": stages,
@@ -258,7 +283,7 @@ class Harness:
         cfg_path.parent.mkdir(parents=True, exist_ok=True)
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         cmd = [PY, "-m", "curation.cli", "run", cfg_path, "--run-id", "bench"]
-        entry, _ = self.measured(what, cmd, docs=n, mb=round(nbytes / 1e6, 1))
+        entry, _ = self.measured(what, cmd, docs=n, mb=round(nbytes / 1e6, 1), input_format=fmt)
         stats = acc.read_table(
             out / "stats", ["stage", "kind", "reason", "rows_in", "rows_kept", "seconds"]
         ).to_pylist()
@@ -310,9 +335,14 @@ class Harness:
             for stage in alone:
                 if "dedup" in stage["kind"] and "dedup" in self.skip:
                     continue
-                entry = self.ours(f"ours {stage['kind']} {n}", corpus, [stage], n, nbytes)
-                entry["accuracy"] = self.stage_accuracy(stage["kind"], Path(entry["output"]), truth)
-                self.record(entry)
+                # Near dedup on every input format; the other stages read the Delta corpus.
+                formats = self.formats if stage["kind"] == "near_dedup" else ("delta",)
+                for fmt in formats:
+                    what = f"ours {stage['kind']}{'' if fmt == 'delta' else ' ' + fmt} {n}"
+                    entry = self.ours(what, corpus, [stage], n, nbytes, fmt=fmt)
+                    out = Path(entry["output"])
+                    entry["accuracy"] = self.stage_accuracy(stage["kind"], out, truth)
+                    self.record(entry)
             if n == first and "stages" not in self.skip:
                 for kind in (k for k in self.mode.stages_alone if k in EXTRA_KINDS):
                     self.extra_stage(kind, corpus, n, nbytes)
@@ -395,9 +425,7 @@ class Harness:
                 }
             )
             return
-        text_dir = WORK / f"{corpus.name}-text"
-        if not text_dir.is_dir():
-            acc.export_text(corpus, text_dir)
+        text_dir = self.exported(corpus, "parquet")
         peer_out = WORK / "peers"
         peer_out.mkdir(parents=True, exist_ok=True)
 
@@ -435,38 +463,47 @@ class Harness:
         }
         for name in self.peer_names:
             python, label = runners[name]
-            res = peer_out / f"{name}.json"
-            cmd = [
-                python,
-                ROOT / f"benchmarks/peers/{name}.py",
-                "--input",
-                text_dir,
-                "--threshold",
-                THRESHOLD,
-                "--workers",
-                CORES,
-                "--out",
-                res,
-            ]
-            try:
-                entry, _ = self.measured(
-                    f"{label} {n}", cmd, timeout=PEER_TIMEOUT, docs=n, mb=round(nbytes / 1e6, 1)
-                )
-            except RuntimeError as err:
-                self.record({"what": f"{label} {n}", "failed": str(err)[-1500:]})
-                continue
-            got = json.loads(res.read_text())
-            removed = set(Path(got["removed_ids_file"]).read_text().split())
-            entry.update(
-                {
-                    "seconds": got["seconds"],
-                    "version": got.get("version"),
-                    "params": got.get("params"),
-                }
+            # datatrove's MinHash reads the format of each of our runs; the others Parquet.
+            formats = ["parquet"]
+            if name == "datatrove_minhash":
+                formats = sorted({peer_format(f) for f in self.formats})
+            for fmt in formats:
+                self.peer_dedup(name, python, f"{label} on {fmt}", fmt, corpus, n, nbytes, truth)
+
+    def peer_dedup(self, name, python, label, fmt, corpus, n, nbytes, truth) -> None:
+        res = WORK / "peers" / f"{name}-{fmt}.json"
+        cmd = [
+            python,
+            ROOT / f"benchmarks/peers/{name}.py",
+            "--input",
+            self.exported(corpus, fmt),
+            "--threshold",
+            THRESHOLD,
+            "--workers",
+            CORES,
+            "--out",
+            res,
+        ]
+        try:
+            entry, _ = self.measured(
+                f"{label} {n}",
+                cmd,
+                timeout=PEER_TIMEOUT,
+                docs=n,
+                mb=round(nbytes / 1e6, 1),
+                input_format=fmt,
             )
-            entry.update(rates(n, nbytes, got["seconds"]))
-            entry["accuracy"] = acc.dedup_accuracy(*truth(), removed, THRESHOLD)
-            self.record(entry)
+        except RuntimeError as err:
+            self.record({"what": f"{label} {n}", "failed": str(err)[-1500:]})
+            return
+        got = json.loads(res.read_text())
+        removed = set(Path(got["removed_ids_file"]).read_text().split())
+        entry.update(
+            {"seconds": got["seconds"], "version": got.get("version"), "params": got.get("params")}
+        )
+        entry.update(rates(n, nbytes, got["seconds"]))
+        entry["accuracy"] = acc.dedup_accuracy(*truth(), removed, THRESHOLD)
+        self.record(entry)
 
     # -- kernels -------------------------------------------------------------------------------
 
@@ -711,18 +748,54 @@ def brief_accuracy(r: dict) -> str:
 def ratio_lines(runs: list[dict]) -> list[str]:
     """Ours / peer, for the pairs measured in this run at the same size."""
     by = {r["what"]: r for r in runs if "docs_per_s_per_core" in r}
+    ours = [r for w, r in by.items() if w.startswith("ours near_dedup")]
     out = []
-    for what, r in by.items():
-        if not what.startswith("ours near_dedup"):
+    for r in ours:
+        if r.get("input_format", "delta") != "delta":
             continue
-        n = what.rsplit(" ", 1)[1]
-        for peer in ("datatrove MinHash", "text-dedup", "Spark MLlib"):
-            p = next((v for k, v in by.items() if k.startswith(peer) and k.endswith(f" {n}")), None)
+        for peer in ("text-dedup", "Spark MLlib"):
+            p = next(
+                (v for k, v in by.items() if k.startswith(peer) and v["docs"] == r["docs"]), None
+            )
             if p:
                 out.append(
-                    f"- near-dedup at {int(n):,} docs: ours / {peer} = "
+                    f"- near-dedup at {r['docs']:,} docs: ours / {peer} = "
                     f"{r['docs_per_s_per_core'] / p['docs_per_s_per_core']:.1f}x docs/s per core"
                 )
+    table = []
+    for r in ours:
+        fmt = r.get("input_format", "delta")
+        p = next(
+            (
+                v
+                for k, v in by.items()
+                if k.startswith("datatrove MinHash")
+                and v["docs"] == r["docs"]
+                and v.get("input_format") == peer_format(fmt)
+            ),
+            None,
+        )
+        if p is None:
+            continue
+        f1 = "/".join(f"{x.get('accuracy', {}).get('f1', float('nan')):.3f}" for x in (r, p))
+        table.append(
+            f"| {r['docs']:,} | {fmt} | {p['input_format']} | {r['seconds']} | {p['seconds']} | "
+            f"{p['seconds'] / r['seconds']:.1f}x | {r['wall_seconds']} | {p['wall_seconds']} | "
+            f"{p['wall_seconds'] / r['wall_seconds']:.1f}x | {f1} |"
+        )
+    if table:
+        out += [
+            "",
+            "Near dedup against datatrove's MinHash by input format (ratio: datatrove's seconds "
+            "over ours; stage: each tool's own timing of its work; process: the whole command, "
+            "Spark's or Python's start-up included):",
+            "",
+            "| docs | ours reads | datatrove reads | ours stage s | datatrove s | stage ratio "
+            "| ours process s | datatrove process s | process ratio | F1 ours / datatrove |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---|",
+            *table,
+            "",
+        ]
     q = next((r for w, r in by.items() if w.startswith("ours quality")), None)
     d = next((r for w, r in by.items() if w.startswith("datatrove filters")), None)
     if q and d:
@@ -753,11 +826,20 @@ def main() -> int:
         help="stage kinds to run alone at the first size (default: the mode's), e.g. "
         + " ".join(EXTRA_KINDS),
     )
+    ap.add_argument(
+        "--formats",
+        nargs="+",
+        choices=FORMATS,
+        default=list(FORMATS),
+        help="input formats near dedup runs on (default: all)",
+    )
     args = ap.parse_args()
     sizes = tuple(args.sizes) if args.sizes else MODES[args.mode].sizes
     peers = tuple(args.peers) if args.peers is not None else None
     stages = tuple(args.stages) if args.stages else None
-    harness = Harness(args.mode, sizes, set(args.skip), args.name, peers, stages)
+    harness = Harness(
+        args.mode, sizes, set(args.skip), args.name, peers, stages, tuple(args.formats)
+    )
     t0 = time.monotonic()
     try:
         harness.run()

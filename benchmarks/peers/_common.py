@@ -23,7 +23,9 @@ def process_seconds() -> float:
 
 def parse_args(description: str) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--input", required=True, type=Path, help="Parquet directory (id, text)")
+    ap.add_argument(
+        "--input", required=True, type=Path, help="directory of Parquet or JSONL files (id, text)"
+    )
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", required=True, type=Path, help="result JSON")

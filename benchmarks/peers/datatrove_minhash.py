@@ -1,7 +1,8 @@
 """datatrove's MinHash near-dedup (the FineWeb configuration) as a peer runner.
 
 Run: ``.venv-peers/bin/python benchmarks/peers/datatrove_minhash.py --input DIR --threshold 0.8
---workers 2 --out result.json``. Four LocalPipelineExecutor stages, as in datatrove's FineWeb
+--workers 2 --out result.json``. DIR holds JSONL files (``*.jsonl``, read with datatrove's
+JsonlReader) or Parquet files (ParquetReader), with ``id`` and ``text``. Four LocalPipelineExecutor stages, as in datatrove's FineWeb
 example: signatures -> buckets -> clusters -> filter. Removed ids come from the filter step's
 exclusion_writer. datatrove has no threshold parameter: 14 bands x 8 rows fix it (recorded).
 """
@@ -27,28 +28,46 @@ from datatrove.pipeline.dedup.minhash import (  # noqa: E402
     MinhashDedupFilter,
     MinhashDedupSignature,
 )
-from datatrove.pipeline.readers import ParquetReader  # noqa: E402
+from datatrove.pipeline.readers import JsonlReader, ParquetReader  # noqa: E402
 from datatrove.pipeline.writers import ParquetWriter  # noqa: E402
 from datatrove.utils.hashing import HashConfig  # noqa: E402
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
 
 
 def main() -> None:
     args = parse_args(__doc__.split("\n\n")[0])
     work = Path(tempfile.mkdtemp(prefix="peer_datatrove_"))
     try:
-        # datatrove shards its input by file (one rank reads whole files), so a directory with
-        # fewer files than workers would leave ranks idle: re-split it into `workers` files.
-        # Not timed: it is our harness's layout, not datatrove's work.
-        table = ds.dataset(str(args.input), format="parquet").to_table(columns=["id", "text"])
-        n = table.num_rows
-        inp = work / "input"
-        inp.mkdir()
-        step = -(-n // args.workers)
-        for r in range(args.workers):
-            pq.write_table(table.slice(r * step, step), inp / f"part-{r:05d}.parquet")
-        del table
+        jsonl = sorted(args.input.glob("*.jsonl"))
+        parquet = sorted(args.input.glob("*.parquet"))
+        fmt = "jsonl" if jsonl else "parquet"
+        if jsonl:
+            n = sum(_lines(f) for f in jsonl)
+        else:
+            n = sum(pq.ParquetFile(f).metadata.num_rows for f in parquet)
+        inp = args.input
+        if len(jsonl or parquet) < args.workers:
+            # datatrove shards its input by file (one rank reads whole files), so a directory
+            # with fewer files than workers would leave ranks idle: re-split it into `workers`
+            # files. Not timed: it is our harness's layout, not datatrove's work (the harness
+            # writes a file per worker, so this happens only for other inputs).
+            if jsonl:
+                raise SystemExit(f"{args.input}: give at least {args.workers} JSONL files")
+            table = ds.dataset(str(args.input), format="parquet").to_table(columns=["id", "text"])
+            inp = work / "input"
+            inp.mkdir()
+            step = -(-n // args.workers)
+            for r in range(args.workers):
+                pq.write_table(table.slice(r * step, step), inp / f"part-{r:05d}.parquet")
+            del table
 
         def reader():
+            if fmt == "jsonl":
+                return JsonlReader(str(inp), text_key="text", id_key="id", glob_pattern="*.jsonl")
             return ParquetReader(str(inp), text_key="text", id_key="id", glob_pattern="*.parquet")
 
         # FineWeb: 14 buckets x 8 hashes (112 perms), word 5-grams, 64-bit hashes.
@@ -133,6 +152,7 @@ def main() -> None:
                 "num_perm": p * r,
                 "n_grams": cfg.n_grams,
                 "hash": f"{cfg.hash_config.hash_fc}/{cfg.hash_config.precision}",
+                "input_format": fmt,
                 "seed": cfg.seed,
                 "threshold_used": False,
                 "lsh_implied_threshold": round((1 / p) ** (1 / r), 3),
