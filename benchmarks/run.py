@@ -16,8 +16,9 @@ One invocation:
    near-duplicate stage alone (on the corpus as Delta, plain Parquet and JSONL: ``--formats``)
    and the whole default pipeline at every size;
 4. runs the peers on the same corpus from the peer venv (.venv-peers): datatrove's four
-   heuristic filters, datatrove's MinHash pipeline (on the JSONL and the Parquet export, as ours), text-dedup 0.3.1's Spark MinHash script
-   (full mode: its fixed 512 tasks make small runs slow), and Spark MLlib's MinHashLSH;
+   heuristic filters, datatrove's MinHash pipeline (on the JSONL and the Parquet export, as
+   ours), text-dedup 0.3.1's Spark MinHash script (full mode: its fixed 512 tasks make small runs
+   slow), and Spark MLlib's MinHashLSH;
 5. runs the kernel benchmarks (quality signals vs datatrove, fastText in Spark vs raw predict,
    toxicity lexicon, MinHash signatures);
 6. writes ``benchmarks/results/harness_<mode>.json`` and ``.md`` after every step.

@@ -2,9 +2,10 @@
 
 Run: ``.venv-peers/bin/python benchmarks/peers/datatrove_minhash.py --input DIR --threshold 0.8
 --workers 2 --out result.json``. DIR holds JSONL files (``*.jsonl``, read with datatrove's
-JsonlReader) or Parquet files (ParquetReader), with ``id`` and ``text``. Four LocalPipelineExecutor stages, as in datatrove's FineWeb
-example: signatures -> buckets -> clusters -> filter. Removed ids come from the filter step's
-exclusion_writer. datatrove has no threshold parameter: 14 bands x 8 rows fix it (recorded).
+JsonlReader) or Parquet files (ParquetReader), with ``id`` and ``text``. Four
+LocalPipelineExecutor stages, as in datatrove's FineWeb example: signatures -> buckets ->
+clusters -> filter. Removed ids come from the filter step's exclusion_writer. datatrove has no
+threshold parameter: 14 bands x 8 rows fix it (recorded).
 """
 
 from __future__ import annotations
