@@ -14,6 +14,11 @@ from cluster import packed_env, spark_cluster  # noqa: F401
 from s3_server import s3_bucket, s3_server  # noqa: F401
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Every Spark JVM the suite starts (sessions, spawned processes, cluster daemons, executors) runs
+# with the settings in tests/spark-conf: the quick JIT compiler only, see the file for why.
+_SPARK_CONF = Path(__file__).resolve().parent / "spark-conf"
+os.environ.setdefault("SPARK_CONF_DIR", str(_SPARK_CONF))
+os.environ.setdefault("SPARK_DAEMON_JAVA_OPTS", "-XX:TieredStopAtLevel=1")
 
 
 def pytest_configure(config):
