@@ -150,14 +150,18 @@ class Harness:
         peers: tuple[str, ...] | None = None,
         stages: tuple[str, ...] | None = None,
         formats: tuple[str, ...] = FORMATS,
+        driver_memory: str | None = None,
     ):
         self.mode_name, self.mode, self.sizes, self.skip = mode, MODES[mode], sizes, skip
         self.formats = formats
+        self.driver_memory = driver_memory
         if stages is not None:
             self.mode = dataclasses.replace(self.mode, stages_alone=stages)
         self.peer_names = peers if peers is not None else self.mode.peers
         self.out_json = RESULTS / f"{name or f'harness_{mode}'}.json"
         self.results: dict = {"mode": mode, "machine": machine(), "started": now(), "runs": []}
+        if driver_memory:
+            self.results["driver_memory"] = driver_memory
         self.env = {**os.environ, "PYSPARK_PYTHON": PY, "PYTHONUNBUFFERED": "1"}
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -276,7 +280,13 @@ class Harness:
         cfg = {
             "input": {"path": str(source), "format": fmt},
             "output": str(out),
-            "spark": {"master": f"local[{CORES}]", "shuffle_partitions": 8, "ui": False},
+            "spark": {
+                "master": f"local[{CORES}]",
+                "shuffle_partitions": 8,
+                "ui": False,
+                # unset: the recipe default (half the machine's memory)
+                **({"driver_memory": self.driver_memory} if self.driver_memory else {}),
+            },
             "stages": stages,
             **(extra or {}),
         }
@@ -689,7 +699,12 @@ def markdown(results: dict) -> str:
     lines = [
         f"Mode `{results['mode']}`, {results['started']} to {results.get('finished')}; "
         f"{m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}, {m['java']}; "
-        f"load average at start {m['load_at_start'][0]}.",
+        f"load average at start {m['load_at_start'][0]}."
+        + (
+            f" Our runs' `spark.driver_memory`: {results['driver_memory']}."
+            if results.get("driver_memory")
+            else ""
+        ),
         "",
         "| run | docs | MB | timed s | process wall s | docs/s/core | MB/s/core | peak MiB driver / JVM / py workers / total | accuracy | load |",
         "|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
@@ -834,12 +849,24 @@ def main() -> int:
         default=list(FORMATS),
         help="input formats near dedup runs on (default: all)",
     )
+    ap.add_argument(
+        "--driver-memory",
+        help="spark.driver_memory of our runs, e.g. 4g (in local mode the executors share this "
+        "heap; default: the recipe default, half the machine's memory)",
+    )
     args = ap.parse_args()
     sizes = tuple(args.sizes) if args.sizes else MODES[args.mode].sizes
     peers = tuple(args.peers) if args.peers is not None else None
     stages = tuple(args.stages) if args.stages else None
     harness = Harness(
-        args.mode, sizes, set(args.skip), args.name, peers, stages, tuple(args.formats)
+        args.mode,
+        sizes,
+        set(args.skip),
+        args.name,
+        peers,
+        stages,
+        tuple(args.formats),
+        args.driver_memory,
     )
     t0 = time.monotonic()
     try:
