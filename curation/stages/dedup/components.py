@@ -37,6 +37,9 @@ class ComponentsResult:
 
     labels: DataFrame  # columns: node, label (nodes without any edge are absent)
     rounds: int
+    # How many rows ``labels`` holds when they were found on the driver (a union-find), so a
+    # join can broadcast them; None after distributed rounds (not counted: maybe many).
+    local_rows: int | None = None
 
 
 def _oriented(edges: DataFrame) -> DataFrame:
@@ -103,7 +106,7 @@ def connected_components(
         # One job: fetch up to one edge more than the limit; finish locally if that is all.
         few = oriented.limit(local_max_edges + 1).collect()
         if len(few) <= local_max_edges:
-            return ComponentsResult(labels=_local_labels(oriented, few), rounds=0)
+            return _local_result(oriented, few)
     current = oriented.localCheckpoint()
     rounds = 0
     while not is_star_forest(current):
@@ -125,7 +128,7 @@ def connected_components(
 
 def no_components(edges: DataFrame) -> ComponentsResult:
     """The components of an edge list known to be empty (``edges`` gives the node type)."""
-    return ComponentsResult(labels=_local_labels(edges, []), rounds=0)
+    return _local_result(edges, [])
 
 
 def union_find(pairs) -> dict:
@@ -150,8 +153,9 @@ def union_find(pairs) -> dict:
     return {x: find(x) for x in list(parent)}
 
 
-def _local_labels(edges: DataFrame, rows: list) -> DataFrame:
+def _local_result(edges: DataFrame, rows: list) -> ComponentsResult:
     labels = union_find((r[0], r[1]) for r in rows)
     node_type = edges.schema[SRC].dataType
     schema = StructType([StructField("node", node_type), StructField("label", node_type)])
-    return edges.sparkSession.createDataFrame(list(labels.items()), schema)
+    frame = edges.sparkSession.createDataFrame(list(labels.items()), schema)
+    return ComponentsResult(labels=frame, rounds=0, local_rows=len(labels))

@@ -120,7 +120,7 @@ def run_near_dedup(
         comps = connected_components(edges, cfg.max_cc_rounds, cfg.cc_local_max_edges)
     labels = comps.labels.withColumnRenamed("node", NODE)
     # 6. Survivor and size per component, then per distinct text; decide every row.
-    per_text = _clusters_per_text(groups, labels, _node_ranks(groups, idx))
+    per_text = _clusters_per_text(groups, labels, _node_ranks(groups, idx), comps.local_rows)
     rows = with_passive(decide(keyed.join(per_text, H, "left"), cfg.stage_name, columns), passive)
     # An index written before texts were stored keeps its schema (appends must match it).
     with_texts = index is None or has_texts(index)
@@ -259,14 +259,25 @@ def _node_ranks(groups: DataFrame, idx: DataFrame | None) -> DataFrame:
     return node_rank
 
 
-def _clusters_per_text(groups: DataFrame, labels: DataFrame, node_rank: DataFrame) -> DataFrame:
+def _clusters_per_text(
+    groups: DataFrame, labels: DataFrame, node_rank: DataFrame, label_rows: int | None
+) -> DataFrame:
     """Checkpointed (text hash, cluster's best rank, cluster size) of texts with a duplicate,
-    with a broadcast hint when they are few."""
+    with a broadcast hint when they are few.
+
+    ``label_rows``: how many rows ``labels`` holds, when known (found on the driver). Spark
+    cannot size a frame made from driver rows, so without a hint it shuffles both sides of
+    each join: 9 jobs on a small run here, 6 with the hints.
+    """
+    if label_rows is not None:
+        labels = _small(labels, label_rows)
     clusters = (
         labels.join(node_rank, NODE)
         .groupBy("label")
         .agg(F.min("rank").alias(CBEST), F.sum(W).alias(CW))
     )
+    if label_rows is not None:
+        clusters = _small(clusters, label_rows)  # at most one row per label
     per_text, n = checkpointed(
         groups.select(H, NODE, BEST, W, N)
         .join(labels, NODE, "left")

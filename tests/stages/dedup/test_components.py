@@ -61,6 +61,9 @@ def test_components_equal_union_find(spark):
     local = connected_components(df, local_max_edges=10_000)
     assert local.rounds == 0
     assert {r.node: r.label for r in local.labels.collect()} == expected
+    # Labels found on the driver say how many they are (near dedup broadcasts them when few);
+    # after distributed rounds nobody counted them.
+    assert local.local_rows == len(expected) and result.local_rows is None
 
 
 @pytest.mark.parametrize("seed", [1, 2])
