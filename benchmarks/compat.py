@@ -1,7 +1,8 @@
 """`make compat`: the same runs on every supported pyspark, compared with the reference.
 
-One virtual environment per pyspark version under ``.venv-compat/<version>`` (built on first use,
-pip's cache reused), and one process per version that runs, on one local[2] session:
+One virtual environment per pyspark version under ``.venv-compat/<version>`` (built on first use:
+that pyspark over the reference .venv's other packages, see install_steps), and one process per
+version that runs, on one local[2] session:
 
 - the demo recipe (conf/local_demo.yaml) over the generated 3,000-document sample;
 - a near-dedup run over the same documents as JSONL (plain and gzip files) with malformed
@@ -30,8 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import tomllib
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 VENVS = ROOT / ".venv-compat"
@@ -44,29 +44,62 @@ VERSIONS = ["3.5.9", "4.0.5", "4.1.4", "4.2.1", "4.3.0"]
 # 1,000 documents hold every kind the sample generates (the demo keeps 674 on every version)
 # and keep the six processes to minutes on two cores; --docs 3000 for a larger sample.
 DOCS = 1000
-TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3"]
 
 
 # --------------------------------------------------------------------------------------------
 # environments: the install command lives here and only here
 
 
-def dependencies() -> list[str]:
-    """The project's dependencies without Spark and delta-spark (the venv's pyspark is pinned
-    by version; the rust engine needs no delta-spark)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    skip = ("pyspark", "delta-spark", "delta_spark")
-    return [d for d in project["dependencies"] if not d.replace(" ", "").startswith(skip)]
-
-
 def install_steps(version: str, python: str) -> list[list[str]]:
+    """A venv holding only pyspark ``version`` (and its py4j) and this checkout, which sees the
+    reference .venv's packages after its own: every other dependency is the reference's, at the
+    reference's versions, so a version's run differs from the reference by Spark alone, and no
+    venv installs numpy, pandas, pyarrow and the rest again (minutes of a CI run)."""
     venv = VENVS / version
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    py = str(venv / "bin" / "python")
+    # A .pth line that imports runs at start-up: addsitedir appends the reference's
+    # site-packages (and reads its .pth files) after the venv's own, which therefore win.
+    line = f"import site; site.addsitedir({str(_reference_site())!r})\n"
+    shared = (
+        "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], "
+        f"'compat-reference.pth').write_text({line!r})"
+    )
+    pip = [py, "-m", "pip", "install", "-q"]
     return [
         [python, "-m", "venv", str(venv)],
+        [py, "-c", shared],
         [*pip, "--no-deps", "-e", str(ROOT)],
-        [*pip, f"pyspark=={version}", *dependencies(), *TEST_TOOLS],
+        [*pip, f"pyspark=={version}"],
     ]
+
+
+def _check_same_python(python: str) -> None:
+    """The venvs load the reference's compiled packages: refuse another Python version."""
+    want = _reference_site().parent.name  # e.g. python3.11
+    got = subprocess.run(
+        [python, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if got != want:
+        _refuse(
+            f"--python {python} is {got or 'not runnable'}, but the venvs share the reference "
+            f".venv's packages, built for {want}; pass an interpreter of that version"
+        )
+
+
+def _reference_site() -> Path:
+    """The reference .venv's site-packages."""
+    found = sorted((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
+    if not found:
+        _refuse(f"no site-packages under {ROOT / '.venv'}: run `make test` first")
+    return found[0]
+
+
+def _refuse(message: str) -> NoReturn:
+    """A usage error: one line on stderr, exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def ensure_venv(version: str, python: str) -> tuple[Path, float]:
@@ -77,6 +110,7 @@ def ensure_venv(version: str, python: str) -> tuple[Path, float]:
     want = hashlib.sha256(json.dumps(steps[1:]).encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == want:
         return venv / "bin" / "python", 0.0
+    _check_same_python(python)
     t0 = time.monotonic()
     VENVS.mkdir(exist_ok=True)
     log = VENVS / f"{version}.install.log"
