@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -112,6 +113,8 @@ def ensure_venv(version: str, python: str) -> tuple[Path, float]:
         return venv / "bin" / "python", 0.0
     _check_same_python(python)
     t0 = time.monotonic()
+    # Built afresh: packages an older install put in the venv would shadow the reference's.
+    shutil.rmtree(venv, ignore_errors=True)
     VENVS.mkdir(exist_ok=True)
     log = VENVS / f"{version}.install.log"
     print(f"installing pyspark {version} into {venv} (log: {log})", flush=True)
@@ -274,8 +277,6 @@ def run_version(python: Path, work: Path, label: str) -> tuple[dict, float]:
 
 
 def matrix(versions: list[str], python: str, docs: int, work: Path, results: Path) -> dict:
-    import shutil
-
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     started = time.time()
